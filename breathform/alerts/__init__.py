@@ -1,0 +1,1 @@
+"""Alert rules: breathlessness x form degradation against personal baselines. Pure."""

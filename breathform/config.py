@@ -1,0 +1,266 @@
+"""The TOML configuration: runner profile, sensors, thresholds, sinks.
+
+Validation names the bad key (dotted path), the value found and what was expected.
+Unknown keys are errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from breathform.errors import ConfigError, InputError
+from breathform.model import DEVICE_KINDS
+
+
+@dataclass(frozen=True, slots=True)
+class RunnerConfig:
+    """The runner's profile.
+
+    Attributes:
+        id: Pseudonymous runner id (no names: health data).
+        resting_rate_bpm: Calibrated resting breathing rate, NaN until calibrated.
+        resting_depth: Calibrated resting breath amplitude (chest-wall rotation, deg),
+            NaN until calibrated.
+    """
+
+    id: str = "runner-01"
+    resting_rate_bpm: float = math.nan
+    resting_depth: float = math.nan
+
+
+@dataclass(frozen=True, slots=True)
+class SensorConfig:
+    """One sensor.
+
+    Attributes:
+        kind: Device kind: "polar_h10" or "movesense".
+        address: BLE address or name to connect to ("" = scan for the first of its kind).
+        rate_hz: IMU sample rate to request.
+        range_g: Accelerometer full scale to request.
+    """
+
+    kind: str
+    address: str = ""
+    rate_hz: float = 0.0
+    range_g: float = 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class SensorsConfig:
+    """Both sensors of a run."""
+
+    chest: SensorConfig = SensorConfig(kind="polar_h10", rate_hz=200.0, range_g=8.0)
+    sacrum: SensorConfig = SensorConfig(kind="movesense", rate_hz=104.0, range_g=8.0)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsConfig:
+    """Thresholds of the alert rules (see breathform.alerts).
+
+    Attributes:
+        baseline_start_s: Session time from which the early-run baseline is collected.
+        baseline_len_s: How long the baseline window is.
+        rate_margin_rel: Breathless when rate_bpm > baseline * (1 + margin).
+        depth_drop_rel: Shallow when depth_rel < baseline depth * (1 - drop).
+        pelvic_tilt_margin_deg: Form degraded when pelvic tilt exceeds baseline by this.
+        trunk_lean_margin_deg: Form degraded when trunk lean exceeds baseline by this.
+        hold_s: Both states must hold this long before an alert fires.
+        cooldown_s: Minimum time between two alerts.
+        min_quality: Breathing estimates below this quality are ignored.
+    """
+
+    baseline_start_s: float = 90.0
+    baseline_len_s: float = 120.0
+    rate_margin_rel: float = 0.25
+    depth_drop_rel: float = 0.3
+    pelvic_tilt_margin_deg: float = 3.0
+    trunk_lean_margin_deg: float = 4.0
+    hold_s: float = 10.0
+    cooldown_s: float = 90.0
+    min_quality: float = 0.3
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """Where sessions are written.
+
+    Attributes:
+        dir: Folder of the session files ("" = $BREATHFORM_HOME/sessions or
+            ~/.local/share/breathform/sessions).
+    """
+
+    dir: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleConfig:
+    """The live console view.
+
+    Attributes:
+        enabled: Show the live view.
+        refresh_hz: Redraws per second.
+    """
+
+    enabled: bool = True
+    refresh_hz: float = 4.0
+
+
+@dataclass(frozen=True, slots=True)
+class SinksConfig:
+    """Live outputs."""
+
+    console: ConsoleConfig = ConsoleConfig()
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration."""
+
+    runner: RunnerConfig = RunnerConfig()
+    sensors: SensorsConfig = SensorsConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    store: StoreConfig = StoreConfig()
+    sinks: SinksConfig = SinksConfig()
+
+
+# Range checks: dotted key -> (predicate, what was expected).
+_CHECKS: dict[str, tuple[Any, str]] = {
+    "runner.id": (lambda v: 0 < len(v) <= 64, "a non-empty string of at most 64 characters"),
+    "sensors.chest.kind": (lambda v: v in DEVICE_KINDS, f"one of {list(DEVICE_KINDS)}"),
+    "sensors.sacrum.kind": (lambda v: v in DEVICE_KINDS, f"one of {list(DEVICE_KINDS)}"),
+    "sensors.chest.rate_hz": (lambda v: v in (25, 50, 100, 200), "25, 50, 100 or 200 (Polar H10)"),
+    "sensors.sacrum.rate_hz": (lambda v: v in (52, 104, 208), "52, 104 or 208 (Movesense IMU6)"),
+    "sensors.chest.range_g": (lambda v: v in (2, 4, 8), "2, 4 or 8"),
+    "sensors.sacrum.range_g": (lambda v: v in (2, 4, 8, 16), "2, 4, 8 or 16"),
+    "alerts.baseline_start_s": (lambda v: v >= 0, "a number >= 0"),
+    "alerts.baseline_len_s": (lambda v: 10 <= v <= 1800, "a number in [10, 1800]"),
+    "alerts.rate_margin_rel": (lambda v: 0 < v < 2, "a number in (0, 2)"),
+    "alerts.depth_drop_rel": (lambda v: 0 < v < 1, "a number in (0, 1)"),
+    "alerts.pelvic_tilt_margin_deg": (lambda v: 0 < v < 45, "a number in (0, 45)"),
+    "alerts.trunk_lean_margin_deg": (lambda v: 0 < v < 45, "a number in (0, 45)"),
+    "alerts.hold_s": (lambda v: 1 <= v <= 600, "a number in [1, 600]"),
+    "alerts.cooldown_s": (lambda v: 0 <= v <= 3600, "a number in [0, 3600]"),
+    "alerts.min_quality": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "sinks.console.refresh_hz": (lambda v: 0.1 <= v <= 30, "a number in [0.1, 30]"),
+}
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(prefix or "<root>", data, "a table")
+    hints = get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{prefix}{key}", data[key],
+                              f"no such key; known keys here: {sorted(known)}")
+    kwargs: dict[str, Any] = {}
+    for name, f in known.items():
+        key = f"{prefix}{name}"
+        default = (f.default if f.default is not dataclasses.MISSING
+                   else f.default_factory() if f.default_factory is not dataclasses.MISSING
+                   else dataclasses.MISSING)
+        if name not in data:
+            if default is dataclasses.MISSING:
+                raise ConfigError(key, None, "a value (this key is required)")
+            continue
+        typ, value = hints[name], data[name]
+        if dataclasses.is_dataclass(typ):
+            sub = value
+            if isinstance(default, SensorConfig) and isinstance(value, dict):
+                sub = {**dataclasses.asdict(default), **value}
+            kwargs[name] = _build(typ, sub, f"{key}.")  # type: ignore[arg-type]
+            continue
+        if typ is bool:
+            if not isinstance(value, bool):
+                raise ConfigError(key, value, "true or false")
+        elif typ is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(key, value, "a number")
+            value = float(value)
+            if math.isinf(value):
+                raise ConfigError(key, value, "a finite number")
+        elif typ is str:
+            if not isinstance(value, str):
+                raise ConfigError(key, value, "a string")
+        check = _CHECKS.get(key)
+        if check is not None and not check[0](value):
+            raise ConfigError(key, value, check[1])
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    """Build and validate a Config from plain data (a parsed TOML document).
+
+    Raises:
+        ConfigError: Naming the first bad key, its value and what was expected.
+    """
+    cfg: Config = _build(Config, data, "")
+    return cfg
+
+
+def load(path: str | Path | None) -> Config:
+    """Read a TOML config file; None gives the defaults.
+
+    Raises:
+        ConfigError: For a bad key or value.
+        InputError: When the file is missing or is not valid TOML.
+    """
+    if path is None:
+        return Config()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read config file {str(p)!r}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"config file {str(p)!r} is not valid TOML: {exc}") from exc
+    return from_dict(data)
+
+
+def to_dict(cfg: Config) -> dict[str, Any]:
+    """The config as plain data (NaN kept as float NaN)."""
+    return dataclasses.asdict(cfg)
+
+
+def to_toml(cfg: Config) -> str:
+    """The config as a TOML document that ``load`` reads back to an equal Config."""
+    lines: list[str] = []
+
+    def emit(obj: Any, prefix: str) -> None:
+        scalars = [(f.name, getattr(obj, f.name)) for f in fields(obj)
+                   if not dataclasses.is_dataclass(getattr(obj, f.name))]
+        if scalars and prefix:
+            lines.append(f"[{prefix}]")
+        for name, v in scalars:
+            if isinstance(v, bool):
+                s = "true" if v else "false"
+            elif isinstance(v, float):
+                s = "nan" if math.isnan(v) else repr(v)
+            elif isinstance(v, str):
+                s = '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            else:
+                s = repr(v)
+            lines.append(f"{name} = {s}")
+        if scalars and prefix:
+            lines.append("")
+        for f in fields(obj):
+            v = getattr(obj, f.name)
+            if dataclasses.is_dataclass(v):
+                emit(v, f"{prefix}.{f.name}" if prefix else f.name)
+
+    emit(cfg, "")
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["Config", "RunnerConfig", "SensorConfig", "SensorsConfig", "AlertsConfig",
+           "StoreConfig", "SinksConfig", "ConsoleConfig", "load", "from_dict", "to_dict",
+           "to_toml", "field", "InputError"]

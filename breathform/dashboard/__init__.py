@@ -1,0 +1,1 @@
+"""Review: Grafana dashboards, HTML report, phone page."""

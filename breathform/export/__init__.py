@@ -1,0 +1,1 @@
+"""Research export of stored sessions."""

@@ -1,0 +1,1 @@
+"""Sensors: BLE links, device protocols (decode and encode), clock alignment, replay."""

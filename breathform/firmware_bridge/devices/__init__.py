@@ -1,0 +1,1 @@
+"""Device protocols: pure encode and decode, no I/O."""

@@ -1,0 +1,242 @@
+"""Values that cross module boundaries: frozen, slotted, validated dataclasses.
+
+Units are in every name. ``t_s`` is session time: monotonic seconds since the session
+started. Wall-clock time appears only at the sinks (``*_utc_ns``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from breathform.errors import InputError
+
+SensorRole = Literal["chest", "sacrum"]
+SENSOR_ROLES: tuple[SensorRole, ...] = ("chest", "sacrum")
+
+DeviceKind = Literal["polar_h10", "movesense"]
+DEVICE_KINDS: tuple[DeviceKind, ...] = ("polar_h10", "movesense")
+
+
+@dataclass(frozen=True, slots=True)
+class RawPacket:
+    """One BLE notification exactly as received, stored before anything decodes it.
+
+    Attributes:
+        t_rx_s: Receive time in session seconds (host monotonic clock).
+        sensor: Which sensor sent it ("chest" or "sacrum").
+        char: Characteristic UUID it arrived on, lowercase, 128-bit form.
+        payload: The notification's bytes.
+    """
+
+    t_rx_s: float
+    sensor: str
+    char: str
+    payload: bytes
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.t_rx_s):
+            raise InputError(f"t_rx_s must be finite, got {self.t_rx_s}")
+        if self.sensor not in SENSOR_ROLES:
+            raise InputError(f"sensor must be one of {SENSOR_ROLES}, got {self.sensor!r}")
+        if not isinstance(self.payload, bytes):
+            raise InputError(f"payload must be bytes, got {type(self.payload).__name__}")
+
+
+@dataclass(frozen=True, slots=True)
+class ImuBlock:
+    """A block of IMU samples from one sensor, timed in session seconds.
+
+    Attributes:
+        sensor: "chest" or "sacrum".
+        fs_hz: Nominal sample rate of the stream.
+        seq: Absolute index of the first sample in this sensor's stream (counts
+            samples lost in gaps too, so ``seq`` jumps across a gap).
+        t_s: Sample times in session seconds, shape (n,), strictly increasing.
+        acc_g: Specific force in g, sensor frame, shape (n, 3).
+        gyr_dps: Angular rate in deg/s, sensor frame, shape (n, 3), or None when the
+            sensor has no gyroscope (Polar H10).
+        gap: True when samples were lost just before this block.
+    """
+
+    sensor: str
+    fs_hz: float
+    seq: int
+    t_s: NDArray[np.float64]
+    acc_g: NDArray[np.float64]
+    gyr_dps: NDArray[np.float64] | None
+    gap: bool = False
+
+    def __post_init__(self) -> None:
+        if self.sensor not in SENSOR_ROLES:
+            raise InputError(f"sensor must be one of {SENSOR_ROLES}, got {self.sensor!r}")
+        if not self.fs_hz > 0:
+            raise InputError(f"fs_hz must be > 0, got {self.fs_hz}")
+        n = self.t_s.shape[0] if self.t_s.ndim == 1 else -1
+        if n < 0:
+            raise InputError(f"t_s must have shape (n,), got {self.t_s.shape}")
+        if self.acc_g.shape != (n, 3):
+            raise InputError(f"acc_g must have shape ({n}, 3), got {self.acc_g.shape}")
+        if self.gyr_dps is not None and self.gyr_dps.shape != (n, 3):
+            raise InputError(f"gyr_dps must have shape ({n}, 3), got {self.gyr_dps.shape}")
+        if n > 1 and not bool(np.all(np.diff(self.t_s) > 0)):
+            raise InputError("t_s must be strictly increasing")
+
+    @property
+    def n(self) -> int:
+        """Number of samples."""
+        return int(self.t_s.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class HeartRate:
+    """One Heart Rate Measurement notification, decoded.
+
+    Attributes:
+        t_s: Receive time in session seconds.
+        hr_bpm: Heart rate in beats per minute.
+        rr_ms: RR intervals in milliseconds, oldest first (may be empty).
+    """
+
+    t_s: float
+    hr_bpm: float
+    rr_ms: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """The 1 Hz summary of the runner's breathing and form, for second ``t_s``.
+
+    Every estimate is NaN when there is none (warming up, gap, low quality).
+
+    Attributes:
+        t_s: End of the 1-s interval this row describes (session seconds).
+        rate_bpm: Breathing rate, breaths per minute.
+        depth_rel: Breath depth relative to the calibrated resting breath (1.0 = resting).
+        breath_quality: 0..1, how far to trust rate_bpm and depth_rel.
+        strides_per_breath: Strides (two steps) per breath.
+        cadence_spm: Steps per minute.
+        pelvic_tilt_deg: Sagittal pelvic tilt relative to calibrated neutral, + anterior.
+        trunk_lean_deg: Sagittal trunk lean relative to calibrated neutral, + forward.
+        lumbar_deg: Chest pitch minus pelvis pitch, relative to neutral (+ = more flexed
+            trunk relative to the pelvis).
+        hr_bpm: Heart rate from the chest strap, NaN when there is none.
+        warming_up: True until the filters and calibration have settled.
+    """
+
+    t_s: float
+    rate_bpm: float = math.nan
+    depth_rel: float = math.nan
+    breath_quality: float = 0.0
+    strides_per_breath: float = math.nan
+    cadence_spm: float = math.nan
+    pelvic_tilt_deg: float = math.nan
+    trunk_lean_deg: float = math.nan
+    lumbar_deg: float = math.nan
+    hr_bpm: float = math.nan
+    warming_up: bool = True
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.t_s):
+            raise InputError(f"Metrics.t_s must be finite, got {self.t_s}")
+        if not 0.0 <= self.breath_quality <= 1.0:
+            raise InputError(f"breath_quality must be in [0, 1], got {self.breath_quality}")
+
+
+METRIC_FIELDS: tuple[str, ...] = (
+    "t_s", "rate_bpm", "depth_rel", "breath_quality", "strides_per_breath",
+    "cadence_spm", "pelvic_tilt_deg", "trunk_lean_deg", "lumbar_deg", "hr_bpm",
+    "warming_up",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """One reason an alert fired, with the numbers behind it.
+
+    Attributes:
+        name: Machine name, e.g. "rate_high", "pelvic_tilt_anterior".
+        metric: The Metrics field it is about, e.g. "rate_bpm".
+        value: The runner's current value (mean over the hold window).
+        baseline: The runner's own baseline for it.
+        threshold: The value it had to cross.
+        unit: Unit of value/baseline/threshold, e.g. "bpm", "deg".
+    """
+
+    name: str
+    metric: str
+    value: float
+    baseline: float
+    threshold: float
+    unit: str
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A coaching alert: breathless AND form degraded, sustained.
+
+    Attributes:
+        t_s: Session time the alert fired.
+        kind: Rule name, e.g. "breathless_form".
+        severity: 1 (notice) .. 3 (urgent).
+        causes: Why it fired, each with its numbers.
+        cue: A short coaching cue for the runner.
+        climb: True when the context suggests the runner is climbing.
+    """
+
+    t_s: float
+    kind: str
+    severity: int
+    causes: tuple[Cause, ...]
+    cue: str
+    climb: bool = False
+
+    def __post_init__(self) -> None:
+        if self.severity not in (1, 2, 3):
+            raise InputError(f"severity must be 1, 2 or 3, got {self.severity}")
+        if not self.causes:
+            raise InputError("an alert needs at least one cause")
+
+
+@dataclass(frozen=True, slots=True)
+class SensorInfo:
+    """What the session knows about one sensor.
+
+    Attributes:
+        role: "chest" or "sacrum".
+        kind: Device kind, e.g. "polar_h10".
+        fs_hz: Nominal IMU sample rate.
+        acc_range_g: Accelerometer full scale, in g.
+        has_gyro: Whether the stream carries a gyroscope.
+    """
+
+    role: str
+    kind: str
+    fs_hz: float
+    acc_range_g: float
+    has_gyro: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """Identity and provenance of one recorded session.
+
+    Attributes:
+        session_id: Unique id, also the file stem.
+        started_utc_ns: Wall-clock start, Unix nanoseconds (for the sinks only).
+        source: "sim", "ble" or "replay:<id>".
+        software_version: breathform version that recorded it.
+        sensors: The sensors of the session.
+        runner_id: Pseudonymous runner id.
+    """
+
+    session_id: str
+    started_utc_ns: int
+    source: str
+    software_version: str
+    sensors: tuple[SensorInfo, ...] = field(default_factory=tuple)
+    runner_id: str = "runner"

@@ -1,0 +1,1 @@
+"""Synthetic runner: route, physiology, IMU kinematics, ground truth, device packets."""

@@ -1,0 +1,1 @@
+"""Live outputs: console (later MQTT, InfluxDB, LSL)."""
