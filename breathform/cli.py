@@ -1,0 +1,235 @@
+"""The ``breathform`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from breathform import __version__
+from breathform import config as config_mod
+from breathform.errors import BreathformError
+from breathform.model import SessionInfo
+
+EPILOG = "Docs: README.md and hardware/README.md. Sessions live in the store folder " \
+         "($BREATHFORM_HOME/sessions or ~/.local/share/breathform/sessions)."
+
+
+def _new_session_id(source: str) -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + f"-{source}-{secrets.token_hex(2)}"
+
+
+def _store_dir(args: argparse.Namespace, cfg: config_mod.Config) -> Path:
+    from breathform.store import default_session_dir
+    return default_session_dir(args.dir or cfg.store.dir)
+
+
+# ----------------------------------------------------------------------------- demo
+def cmd_demo(args: argparse.Namespace, cfg: config_mod.Config, console: Console) -> int:
+    """Simulated hilly run through the whole pipeline."""
+    from breathform.runtime import metric_means, run_session
+    from breathform.sim.source import SimSource
+    from breathform.sinks.console import ConsoleView
+    from breathform.sinks.live_console import LiveConsoleSink
+    from breathform.store import SUFFIX, SessionWriter
+
+    if args.minutes <= 0 or args.minutes > 24 * 60:
+        raise BreathformError(f"--minutes must be in (0, 1440], got {args.minutes}")
+    speed = 1.0 if args.realtime else args.speed
+    if speed is not None and speed <= 0:
+        raise BreathformError(f"--speed must be > 0, got {speed}")
+    console.print(f"[bold]breathform demo[/]: simulating a {args.minutes:g}-min "
+                  f"{'flat' if args.flat else 'hilly'} run (seed {args.seed})…")
+    source = SimSource.create(cfg, duration_s=args.minutes * 60.0, seed=args.seed,
+                              flat=args.flat)
+    sid = _new_session_id("demo")
+    path = _store_dir(args, cfg) / f"{sid}{SUFFIX}"
+    info = SessionInfo(session_id=sid, started_utc_ns=time.time_ns(), source="sim",
+                       software_version=__version__, sensors=source.sensors,
+                       runner_id=cfg.runner.id)
+    writer = SessionWriter(path, info, config_mod.to_toml(cfg))
+    view = ConsoleView(title=f"breathform demo — {sid}", session_path=str(path))
+    sinks = []
+    if not args.quiet:
+        sinks.append(LiveConsoleSink(view, console, refresh_hz=cfg.sinks.console.refresh_hz,
+                                     context=source.context, counters=None))
+    result = asyncio.run(run_session(source, cfg, writer=writer, sinks=sinks, speed=speed))
+    view.set_counters(packets=result.counters.packets,
+                      decode_errors=result.counters.decode_errors,
+                      gaps=result.counters.gaps, dropped=result.dropped_packets)
+    console.print(view.summary(result=result, means=metric_means(result.metrics, 60.0)))
+    console.print(f"session: [bold]{path}[/]")
+    console.print(f"replay it: breathform replay {sid}")
+    if result.interrupted:
+        console.print("[yellow]interrupted: the session was saved up to this point[/]")
+        return 130
+    return 0
+
+
+# ----------------------------------------------------------------------------- replay
+def cmd_replay(args: argparse.Namespace, cfg: config_mod.Config, console: Console) -> int:
+    """Recompute metrics and alerts from a session's raw packets."""
+    import tomllib
+
+    from breathform.firmware_bridge.replay import ReplaySource
+    from breathform.replay_compare import compare
+    from breathform.runtime import run_session
+    from breathform.store import SUFFIX, SessionReader, SessionWriter, resolve_session
+
+    path = resolve_session(args.session, _store_dir(args, cfg))
+    with SessionReader(path) as reader:
+        if args.config:
+            run_cfg = cfg
+            note = f"with config {args.config}"
+        else:
+            run_cfg = config_mod.from_dict(tomllib.loads(reader.config_toml))
+            note = "with the config it was recorded with"
+        source = ReplaySource(reader)
+        console.print(f"replaying {reader.info.session_id} ({source.n_packets} packets) {note}…")
+        writer = None
+        if args.save:
+            sid = _new_session_id("replay")
+            info = SessionInfo(session_id=sid, started_utc_ns=time.time_ns(),
+                               source=source.name, software_version=__version__,
+                               sensors=source.sensors, runner_id=run_cfg.runner.id)
+            writer = SessionWriter(path.parent / f"{sid}{SUFFIX}", info,
+                                   config_mod.to_toml(run_cfg))
+        result = asyncio.run(run_session(source, run_cfg, writer=writer, speed=None))
+        stored_m, stored_a = reader.metrics(), reader.alerts()
+    rep = compare(stored_m, stored_a, result.metrics, result.alerts)
+    console.print(f"recomputed {len(result.metrics)} s of metrics and {len(result.alerts)} "
+                  f"alerts in {result.wall_s:.1f} s "
+                  f"({result.duration_s / max(result.wall_s, 1e-9):.0f}× real time)")
+    for a in result.alerts:
+        mm, ss = divmod(int(a.t_s), 60)
+        causes = ", ".join(f"{c.name} {c.value:.1f} {c.unit}" for c in a.causes)
+        console.print(f"  [{mm:02d}:{ss:02d}] severity {a.severity}: {causes} — {a.cue}",
+                      highlight=False)
+    console.print(rep.text)
+    if writer is not None:
+        console.print(f"saved as {writer.path}")
+    return 0 if (rep.identical or args.config) else 1
+
+
+# ----------------------------------------------------------------------------- sessions
+def cmd_sessions(args: argparse.Namespace, cfg: config_mod.Config, console: Console) -> int:
+    """List recorded sessions."""
+    from rich.table import Table
+
+    from breathform.store import list_sessions
+
+    folder = _store_dir(args, cfg)
+    rows = list_sessions(folder)
+    if not rows:
+        console.print(f"no sessions in {folder}")
+        return 0
+    t = Table(title=f"sessions in {folder}")
+    for col in ("session", "started (UTC)", "source", "duration", "alerts", "status"):
+        t.add_column(col)
+    for s in rows:
+        mm, ss = divmod(int(s.duration_s), 60)
+        t.add_row(s.session_id, time.strftime("%Y-%m-%d %H:%M", time.gmtime(
+            s.started_utc_ns / 1e9)), s.source, f"{mm}:{ss:02d}", str(s.n_alerts), s.status)
+    console.print(t)
+    return 0
+
+
+# ----------------------------------------------------------------------------- analyze
+def cmd_analyze(args: argparse.Namespace, cfg: config_mod.Config, console: Console) -> int:
+    """DSP on a CSV recording; 1 Hz metrics as CSV on stdout."""
+    from breathform.analyze import analyze_csv
+
+    out = sys.stdout if args.out in (None, "-") else open(args.out, "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        n = analyze_csv(args.csv, sensor=args.sensor, out=out, cfg=cfg)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    Console(stderr=True).print(f"{n} rows written", style="dim")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    p = argparse.ArgumentParser(
+        prog="breathform",
+        description="Breathing-and-posture monitor for runners: chest + sacrum IMUs, "
+                    "real-time DSP, alerts when form fails while out of breath.",
+        epilog=EPILOG)
+    p.add_argument("--version", action="version", version=f"breathform {__version__}")
+    p.add_argument("-c", "--config", help="TOML config file (runner, sensors, thresholds, "
+                   "sinks); defaults are used for anything it leaves out")
+    p.add_argument("--dir", help="session folder (overrides store.dir)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="run the whole pipeline on a simulated hilly run",
+                       description="Simulate a runner with two IMUs (Polar H10 on the chest, "
+                       "Movesense on the sacrum) on a hilly route, stream their real packet "
+                       "formats through the decoders, DSP and alert rules, show the live view "
+                       "and record the session. Runs faster than real time by default.",
+                       epilog=EPILOG)
+    d.add_argument("--minutes", type=float, default=30.0, help="run length (default 30)")
+    d.add_argument("--seed", type=int, default=1, help="simulator seed (default 1)")
+    d.add_argument("--flat", action="store_true", help="steady flat run, no climbs")
+    g = d.add_mutually_exclusive_group()
+    g.add_argument("--realtime", action="store_true", help="play at real time, to watch live")
+    g.add_argument("--speed", type=float, default=None,
+                   help="play at this multiple of real time (default: as fast as possible)")
+    d.add_argument("--quiet", action="store_true", help="no live view, only the summary")
+    d.set_defaults(func=cmd_demo)
+
+    r = sub.add_parser("replay", help="recompute metrics and alerts from a recorded session",
+                       description="Feed a session's stored raw packets through the same "
+                       "decoders, DSP and alert rules. With the recorded config the result "
+                       "must be identical to what the live run stored (exit 1 if not); with "
+                       "--config it shows what new thresholds would have done.",
+                       epilog=EPILOG)
+    r.add_argument("session", help="session file, or id (a unique prefix is enough)")
+    r.add_argument("--save", action="store_true", help="also write the result as a new session")
+    r.set_defaults(func=cmd_replay)
+
+    s = sub.add_parser("sessions", help="list recorded sessions", epilog=EPILOG)
+    s.set_defaults(func=cmd_sessions)
+
+    a = sub.add_parser("analyze", help="run the DSP on a CSV recording, print 1 Hz metrics",
+                       description="Input: CSV with header t_s,ax_g,ay_g,az_g and optional "
+                       "gx_dps,gy_dps,gz_dps (time in seconds, acceleration in g, angular rate "
+                       "in deg/s, uniformly sampled). Output (stdout): 1 Hz CSV; for --sensor "
+                       "chest the columns start t_s,rate_bpm,depth_rel,quality; for --sensor "
+                       "sacrum they include t_s,cadence_spm,pelvic_tilt_deg. NaN = no estimate.",
+                       epilog=EPILOG)
+    a.add_argument("csv", help="the recording (CSV)")
+    a.add_argument("--sensor", choices=("chest", "sacrum"), required=True,
+                   help="where the sensor was worn")
+    a.add_argument("-o", "--out", help="write the CSV here instead of stdout")
+    a.set_defaults(func=cmd_analyze)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``breathform`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console(stderr=args.command == "analyze")
+    try:
+        cfg = config_mod.load(args.config)
+        rc: int = args.func(args, cfg, console)
+        return rc
+    except BreathformError as exc:
+        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        Console(stderr=True).print("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Compare a replay's metrics and alerts with what the live run stored."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+
+from breathform.model import Alert, Metrics
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayReport:
+    """Outcome of a comparison."""
+
+    identical: bool
+    n_metrics_stored: int
+    n_metrics_replayed: int
+    n_metric_diffs: int
+    alerts_identical: bool
+    first_diff: str
+    text: str
+
+
+def _same(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or a == b
+
+
+def _metrics_equal(a: Metrics, b: Metrics) -> str:
+    for f in fields(Metrics):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        if isinstance(x, float) and isinstance(y, float):
+            if not _same(x, y):
+                return f"t_s={a.t_s}: {f.name} stored {x!r}, replayed {y!r}"
+        elif x != y:
+            return f"t_s={a.t_s}: {f.name} stored {x!r}, replayed {y!r}"
+    return ""
+
+
+def compare(stored_m: Sequence[Metrics], stored_a: Sequence[Alert],
+            new_m: Sequence[Metrics], new_a: Sequence[Alert]) -> ReplayReport:
+    """Compare stored and recomputed results, NaN equal to NaN.
+
+    A live run interrupted mid-second may have stored fewer seconds than the replay
+    recomputes from the same packets; only the stored seconds are compared, and every one
+    of them must be present and equal.
+    """
+    by_t = {m.t_s: m for m in new_m}
+    diffs: list[str] = []
+    for m in stored_m:
+        r = by_t.get(m.t_s)
+        d = f"t_s={m.t_s}: missing from replay" if r is None else _metrics_equal(m, r)
+        if d:
+            diffs.append(d)
+    last_t = stored_m[-1].t_s if stored_m else -math.inf
+    alerts_same = list(stored_a) == [a for a in new_a if a.t_s <= last_t]
+    identical = not diffs and alerts_same and len(stored_m) > 0
+    if identical:
+        text = (f"identical: {len(stored_m)} s of metrics and {len(stored_a)} alerts match "
+                "the live run")
+    elif not stored_m:
+        text = "the session has no stored metrics to compare with"
+    else:
+        parts = []
+        if diffs:
+            parts.append(f"{len(diffs)} of {len(stored_m)} stored seconds differ "
+                         f"(first: {diffs[0]})")
+        if not alerts_same:
+            parts.append(f"alerts differ: stored {len(stored_a)}, replayed {len(new_a)}")
+        text = "DIFFERENT from the live run: " + "; ".join(parts)
+    return ReplayReport(identical, len(stored_m), len(new_m), len(diffs), alerts_same,
+                        diffs[0] if diffs else "", text)

@@ -1,0 +1,192 @@
+"""The asyncio runtime: source -> decode+DSP+alerts -> session store and sinks.
+
+One ``asyncio.TaskGroup`` per session:
+
+- the *pump* task takes batches from the source into a ``PacketQueue`` (a live source
+  offers: drop oldest, gap flagged downstream; a file or simulated source puts: waits);
+- the *process* task stores every raw batch first, then runs the synchronous
+  ``SessionProcessor`` and stores metrics, alerts and events, committing about every
+  second; it fans metrics and alerts out to one ``DropOldestQueue`` per sink;
+- one task per sink drains its own queue, so a slow sink never stalls the DSP.
+
+Ctrl-C cancels the group; the store is then committed and closed as "interrupted".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from breathform.config import Config
+from breathform.model import Alert, Metrics, RawPacket, SensorInfo
+from breathform.processing import Counters, SessionProcessor
+from breathform.queues import DropOldestQueue, PacketQueue
+from breathform.store import SessionWriter
+
+SinkItem = Metrics | Alert | None
+
+
+class PacketSource(Protocol):
+    """Where raw packets come from (simulator, stored session, BLE)."""
+
+    name: str
+    sensors: tuple[SensorInfo, ...]
+    live: bool
+
+    def batches(self) -> Iterator[list[RawPacket]]:
+        """Batches of packets in receive order."""
+        ...
+
+    def context(self, t_s: float) -> dict[str, str]:
+        """Extra text for the live view at session time ``t_s`` (e.g. simulator truth)."""
+        ...
+
+
+class Sink(Protocol):
+    """A live output with its own queue and task."""
+
+    name: str
+    queue_size: int
+
+    async def run(self, q: DropOldestQueue[SinkItem]) -> None:
+        """Drain ``q`` until a None item arrives."""
+        ...
+
+
+@dataclass(slots=True)
+class RunResult:
+    """What a run did, for the summary and the tests."""
+
+    counters: Counters
+    metrics: list[Metrics] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    session_path: Path | None = None
+    interrupted: bool = False
+    wall_s: float = 0.0
+    dropped_packets: int = 0
+    sink_dropped: dict[str, int] = field(default_factory=dict)
+    calibration: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        """Session time covered by the metrics."""
+        return self.metrics[-1].t_s if self.metrics else 0.0
+
+
+async def _pump(source: PacketSource, q: PacketQueue, speed: float | None) -> None:
+    """Move batches from the source to the queue, paced when ``speed`` is set."""
+    t0_wall = time.monotonic()
+    for batch in source.batches():
+        if not batch:
+            continue
+        if speed is not None:
+            due = t0_wall + batch[-1].t_rx_s / speed
+            delay = due - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        if source.live:
+            q.offer(batch)
+        else:
+            await q.put(batch)
+        await asyncio.sleep(0)
+    await q.put(None)
+
+
+async def _process(proc: SessionProcessor, q: PacketQueue, writer: SessionWriter | None,
+                   sink_qs: Sequence[DropOldestQueue[SinkItem]], result: RunResult) -> None:
+    while True:
+        batch = await q.get()
+        if batch is None:
+            break
+        if writer is not None:
+            writer.add_raw(batch)  # raw first, always
+        out = proc.feed(batch)
+        if writer is not None:
+            if out.metrics:
+                writer.add_metrics(out.metrics)
+            if out.alerts:
+                writer.add_alerts(out.alerts)
+            for ev in out.events:
+                writer.add_event(*ev)
+            writer.maybe_commit()
+        result.metrics.extend(out.metrics)
+        result.alerts.extend(out.alerts)
+        for sq in sink_qs:
+            for m in out.metrics:
+                sq.offer(m)
+            for a in out.alerts:
+                sq.offer(a)
+        # Let the sinks and the pump run between batches, even at full speed.
+        await asyncio.sleep(0)
+
+
+async def run_session(source: PacketSource, cfg: Config, *, writer: SessionWriter | None,
+                      sinks: Sequence[Sink] = (), speed: float | None = None,
+                      queue_packets: int = 4000) -> RunResult:
+    """Run one session to the end of its source (or until cancelled).
+
+    Args:
+        source: Where packets come from.
+        cfg: The configuration.
+        writer: Session store to write, or None (a replay that only compares).
+        sinks: Live outputs.
+        speed: Pace the source at this multiple of real time; None = as fast as possible.
+        queue_packets: Bound of the raw packet queue (~30 s of two sensors).
+
+    Returns:
+        The run's metrics, alerts and counters. On cancellation (Ctrl-C) the store is
+        committed and closed as "interrupted" and the result has ``interrupted=True``.
+    """
+    proc = SessionProcessor(cfg, source.sensors)
+    result = RunResult(counters=proc.counters,
+                       session_path=None if writer is None else writer.path)
+    q = PacketQueue(queue_packets)
+    sink_qs: list[DropOldestQueue[SinkItem]] = [DropOldestQueue(s.queue_size) for s in sinks]
+    t0 = time.monotonic()
+    status = "complete"
+    try:
+        async with asyncio.TaskGroup() as tg:
+            sink_tasks = [tg.create_task(s.run(sq)) for s, sq in zip(sinks, sink_qs,
+                                                                       strict=True)]
+            tg.create_task(_pump(source, q, speed))
+            await tg.create_task(_process(proc, q, writer, sink_qs, result))
+            for sq in sink_qs:
+                sq.offer(None)
+            await asyncio.gather(*sink_tasks)
+    except asyncio.CancelledError:
+        # Ctrl-C: stop cleanly and hand back what was done. The cancellation ends here.
+        status = "interrupted"
+        result.interrupted = True
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+    finally:
+        result.wall_s = time.monotonic() - t0
+        result.dropped_packets = q.dropped
+        result.sink_dropped = {s.name: sq.dropped for s, sq in zip(sinks, sink_qs,
+                                                                    strict=True)}
+        result.calibration = proc.calibration()
+        if writer is not None:
+            writer.set_calibration(result.calibration)
+            c = result.counters
+            writer.set_meta("counters", f"packets={c.packets} decode_errors="
+                            f"{c.decode_errors} gaps={c.gaps} dropped={q.dropped}")
+            writer.close(status)
+    return result
+
+
+def metric_means(metrics: Sequence[Metrics], after_s: float = 0.0) -> dict[str, float]:
+    """Mean of each numeric metric over the non-NaN seconds after ``after_s``."""
+    names = ("rate_bpm", "depth_rel", "strides_per_breath", "cadence_spm", "pelvic_tilt_deg",
+             "trunk_lean_deg", "lumbar_deg", "hr_bpm")
+    out: dict[str, float] = {}
+    for n in names:
+        vals = [getattr(m, n) for m in metrics if m.t_s > after_s]
+        vals = [v for v in vals if not math.isnan(v)]
+        out[n] = sum(vals) / len(vals) if vals else math.nan
+    return out
