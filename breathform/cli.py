@@ -9,13 +9,17 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 
 from breathform import __version__
 from breathform import config as config_mod
 from breathform.errors import BreathformError
 from breathform.model import SessionInfo
+
+if TYPE_CHECKING:
+    from breathform.runtime import RunResult
 
 EPILOG = "Docs: README.md and hardware/README.md. Sessions live in the store folder " \
          "($BREATHFORM_HOME/sessions or ~/.local/share/breathform/sessions)."
@@ -30,10 +34,24 @@ def _store_dir(args: argparse.Namespace, cfg: config_mod.Config) -> Path:
     return default_session_dir(args.dir or cfg.store.dir)
 
 
+def _summary_view(result: RunResult, title: str, path: str | None) -> RenderableType:
+    from breathform.sinks.console import ConsoleView
+
+    view = ConsoleView(title=title, session_path=path)
+    for m in result.metrics:
+        view.update(m)
+    for a in result.alerts:
+        view.add_alert(a)
+    c = result.counters
+    return view.summary(counters={"packets": c.packets, "decode_errors": c.decode_errors,
+                                  "gaps": c.gaps, "dropped": result.dropped_packets})
+
+
 # ----------------------------------------------------------------------------- demo
 def cmd_demo(args: argparse.Namespace, cfg: config_mod.Config, console: Console) -> int:
     """Simulated hilly run through the whole pipeline."""
-    from breathform.runtime import metric_means, run_session
+    from breathform.processing import SessionProcessor
+    from breathform.runtime import run_session
     from breathform.sim.source import SimSource
     from breathform.sinks.console import ConsoleView
     from breathform.sinks.live_console import LiveConsoleSink
@@ -55,15 +73,18 @@ def cmd_demo(args: argparse.Namespace, cfg: config_mod.Config, console: Console)
                        runner_id=cfg.runner.id)
     writer = SessionWriter(path, info, config_mod.to_toml(cfg))
     view = ConsoleView(title=f"breathform demo — {sid}", session_path=str(path))
+    proc = SessionProcessor(cfg, source.sensors)
     sinks = []
     if not args.quiet:
-        sinks.append(LiveConsoleSink(view, console, refresh_hz=cfg.sinks.console.refresh_hz,
-                                     context=source.context, counters=None))
-    result = asyncio.run(run_session(source, cfg, writer=writer, sinks=sinks, speed=speed))
-    view.set_counters(packets=result.counters.packets,
-                      decode_errors=result.counters.decode_errors,
-                      gaps=result.counters.gaps, dropped=result.dropped_packets)
-    console.print(view.summary(result=result, means=metric_means(result.metrics, 60.0)))
+        c = proc.counters
+        sinks.append(LiveConsoleSink(
+            view, console, refresh_hz=cfg.sinks.console.refresh_hz, context=source.context,
+            climb=lambda: proc.climb,
+            counters=lambda: {"packets": c.packets, "decode_errors": c.decode_errors,
+                              "gaps": c.gaps}))
+    result = asyncio.run(run_session(source, cfg, writer=writer, sinks=sinks, speed=speed,
+                                     processor=proc))
+    console.print(_summary_view(result, f"breathform demo — {sid}", str(path)))
     console.print(f"session: [bold]{path}[/]")
     console.print(f"replay it: breathform replay {sid}")
     if result.interrupted:

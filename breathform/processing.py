@@ -85,6 +85,11 @@ class SessionProcessor:
                                                          metrics)
         return StepOutput(metrics, alerts, events)
 
+    @property
+    def climb(self) -> bool:
+        """Whether the alert rules currently see a climb."""
+        return alert_engine.is_climbing(self.alert_params, self.alert_state)
+
     def calibration(self) -> dict[str, object]:
         """The calibration the DSP has settled on so far (JSON-serialisable)."""
         return dsp.calibration_summary(self.dsp_params, self.dsp_state)

@@ -15,7 +15,6 @@ Ctrl-C cancels the group; the store is then committed and closed as "interrupted
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -127,7 +126,8 @@ async def _process(proc: SessionProcessor, q: PacketQueue, writer: SessionWriter
 
 async def run_session(source: PacketSource, cfg: Config, *, writer: SessionWriter | None,
                       sinks: Sequence[Sink] = (), speed: float | None = None,
-                      queue_packets: int = 4000) -> RunResult:
+                      queue_packets: int = 4000,
+                      processor: SessionProcessor | None = None) -> RunResult:
     """Run one session to the end of its source (or until cancelled).
 
     Args:
@@ -137,12 +137,14 @@ async def run_session(source: PacketSource, cfg: Config, *, writer: SessionWrite
         sinks: Live outputs.
         speed: Pace the source at this multiple of real time; None = as fast as possible.
         queue_packets: Bound of the raw packet queue (~30 s of two sensors).
+        processor: A processor built by the caller (to read its state from a sink), or
+            None to build one from ``cfg`` and the source's sensors.
 
     Returns:
         The run's metrics, alerts and counters. On cancellation (Ctrl-C) the store is
         committed and closed as "interrupted" and the result has ``interrupted=True``.
     """
-    proc = SessionProcessor(cfg, source.sensors)
+    proc = processor if processor is not None else SessionProcessor(cfg, source.sensors)
     result = RunResult(counters=proc.counters,
                        session_path=None if writer is None else writer.path)
     q = PacketQueue(queue_packets)
@@ -178,15 +180,3 @@ async def run_session(source: PacketSource, cfg: Config, *, writer: SessionWrite
                             f"{c.decode_errors} gaps={c.gaps} dropped={q.dropped}")
             writer.close(status)
     return result
-
-
-def metric_means(metrics: Sequence[Metrics], after_s: float = 0.0) -> dict[str, float]:
-    """Mean of each numeric metric over the non-NaN seconds after ``after_s``."""
-    names = ("rate_bpm", "depth_rel", "strides_per_breath", "cadence_spm", "pelvic_tilt_deg",
-             "trunk_lean_deg", "lumbar_deg", "hr_bpm")
-    out: dict[str, float] = {}
-    for n in names:
-        vals = [getattr(m, n) for m in metrics if m.t_s > after_s]
-        vals = [v for v in vals if not math.isnan(v)]
-        out[n] = sum(vals) / len(vals) if vals else math.nan
-    return out

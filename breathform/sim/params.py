@@ -18,6 +18,11 @@ STAND_STILL_END_S = 10.0
 STAND_END_S = 40.0
 """End of the quiet-breathing resting calibration; walking starts here."""
 
+CLIMB_SLOT_PER_CLIMB = 1.6
+"""A climb slot holds the climb and a descent of up to 0.6 times its length ..."""
+CLIMB_SLOT_EXTRA_S = 60.0
+"""... plus up to 30 s of flat before it and up to 30 s of flat at the top."""
+
 PHASE_STAND = 0
 PHASE_WALK = 1
 PHASE_RUN = 2
@@ -37,7 +42,8 @@ class SimParams:
         climb_grade_min_pct: Lowest climb grade, percent.
         climb_grade_max_pct: Steepest climb grade, percent.
         climb_min_s: Shortest climb, seconds.
-        climb_max_s: Longest climb, seconds.
+        climb_max_s: Longest climb, seconds (shortened when the climbs' slots are too
+            short for it).
         warmup_s: Flat running after the walk, before the first climb slot.
         walk_s: Walking between the calibration stand (ends at 40 s) and running.
         base_speed_mps: Flat running speed.
@@ -80,8 +86,13 @@ class SimParams:
                 raise InputError(f"{f.name} must be finite, got {v}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise InputError(f"seed must be an int >= 0, got {self.seed!r}")
+        dur: object = self.duration_s
+        if isinstance(dur, float) and dur.is_integer():
+            # Whole seconds given as a float (e.g. from a CLI) are accepted as such.
+            object.__setattr__(self, "duration_s", int(dur))
         if isinstance(self.duration_s, bool) or not isinstance(self.duration_s, int):
-            raise InputError(f"duration_s must be an int, got {self.duration_s!r}")
+            raise InputError(f"duration_s must be a whole number of seconds, "
+                             f"got {self.duration_s!r}")
         if isinstance(self.n_climbs, bool) or not isinstance(self.n_climbs, int):
             raise InputError(f"n_climbs must be an int, got {self.n_climbs!r}")
         if not 0 <= self.n_climbs <= 20:
@@ -121,15 +132,13 @@ class SimParams:
         for name in ("effort_tau_s", "hr_tau_s"):
             if not 1.0 <= getattr(self, name) <= 300.0:
                 raise InputError(f"{name} must be in [1, 300], got {getattr(self, name)}")
-        if self.n_climbs > 0:
-            slot_s = self.climb_slot_s
-            need_s = self.climb_max_s * 1.6 + 60.0
-            if slot_s < need_s:
-                raise InputError(
-                    f"duration_s={self.duration_s} is too short for n_climbs={self.n_climbs} "
-                    f"climbs of up to climb_max_s={self.climb_max_s} s after warmup_s="
-                    f"{self.warmup_s}: each climb slot has {slot_s:.0f} s, needs {need_s:.0f} s"
-                )
+        if self.n_climbs > 0 and self.longest_climb_s < self.climb_min_s:
+            raise InputError(
+                f"duration_s={self.duration_s} is too short for n_climbs={self.n_climbs} "
+                f"climbs of at least climb_min_s={self.climb_min_s} s after warmup_s="
+                f"{self.warmup_s}: each climb slot has {self.climb_slot_s:.0f} s, needs "
+                f"{self.climb_min_s * CLIMB_SLOT_PER_CLIMB + CLIMB_SLOT_EXTRA_S:.0f} s"
+            )
 
     @property
     def run_start_s(self) -> float:
@@ -141,6 +150,12 @@ class SimParams:
         """Length of the route slot holding each climb, its descent and flat stretches."""
         avail_s = self.duration_s - self.run_start_s - self.warmup_s
         return avail_s / max(self.n_climbs, 1)
+
+    @property
+    def longest_climb_s(self) -> float:
+        """Longest climb that fits a slot with its descent and flat stretches."""
+        fit_s = (self.climb_slot_s - CLIMB_SLOT_EXTRA_S) / CLIMB_SLOT_PER_CLIMB
+        return min(self.climb_max_s, fit_s)
 
     @classmethod
     def hilly(cls, **overrides: Any) -> SimParams:

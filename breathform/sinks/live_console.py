@@ -38,6 +38,7 @@ class LiveConsoleSink:
         refresh_hz: Redraws per second of wall time (terminal) .
         context: Extra text per session time (e.g. simulator truth), or None.
         counters: Current counters to show, or None.
+        climb: Current climb context (from the alert rules), or None.
         log_every_s: Without a terminal, print one status line per this much session time.
     """
 
@@ -47,16 +48,17 @@ class LiveConsoleSink:
     def __init__(self, view: ConsoleView, console: Console, *, refresh_hz: float = 4.0,
                  context: Callable[[float], dict[str, str]] | None = None,
                  counters: Callable[[], dict[str, int]] | None = None,
+                 climb: Callable[[], bool] | None = None,
                  log_every_s: float = 60.0) -> None:
         self.view, self.console = view, console
         self.refresh_s = 1.0 / refresh_hz
-        self.context, self.counters = context, counters
+        self.context, self.counters, self.climb = context, counters, climb
         self.log_every_s = log_every_s
 
     def _apply(self, item: Metrics | Alert) -> None:
         if isinstance(item, Metrics):
             ctx = self.context(item.t_s) if self.context else None
-            self.view.update(item, ctx)
+            self.view.update(item, ctx, climb=self.climb() if self.climb else None)
         else:
             self.view.add_alert(item)
         if self.counters:
