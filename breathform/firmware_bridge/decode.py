@@ -1,0 +1,210 @@
+"""Raw BLE notifications of one sensor -> timed IMU blocks and heart-rate readings.
+
+The pure glue the runtime (live, simulated or replayed) runs every packet through: device
+decoders, per-sample device times, gap detection, and device time -> session time through
+:mod:`breathform.firmware_bridge.clock`. The same packet sequence always gives bit-identical
+output. Malformed packets are counted and skipped; :meth:`SensorDecoder.feed` never raises
+for anything a sensor (or random bytes) can send.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from breathform import units
+from breathform.errors import DecodeError, InputError
+from breathform.firmware_bridge import clock
+from breathform.firmware_bridge.devices import movesense, polar_h10
+from breathform.model import DEVICE_KINDS, SENSOR_ROLES, HeartRate, ImuBlock, RawPacket
+
+_U32 = 2**32
+
+
+class SensorDecoder:
+    """Decoder for one sensor's stream of notifications.
+
+    Attributes:
+        role: "chest" or "sacrum".
+        kind: "polar_h10" or "movesense".
+        fs_hz: Nominal IMU sample rate.
+        n_packets: Packets fed.
+        n_decode_errors: Malformed packets skipped.
+        last_error: The most recent decode error, or None.
+        n_unknown_char: Packets on characteristics this device kind does not use.
+        n_ignored: Well-formed packets that carry nothing decoded here (ECG frames,
+            Movesense continuations).
+        n_gaps: Blocks flagged with ``gap``.
+        n_samples_lost: Samples estimated lost in gaps.
+        clock_state: State of the device clock fit.
+        last_cp_response: Last PMD control point message (Polar only).
+        last_result: Last Movesense command result.
+    """
+
+    def __init__(self, role: str, kind: str, fs_hz: float, *,
+                 clock_params: clock.ClockParams | None = None,
+                 polar_resolution_bits: int = 16, gap_frames: float = 1.5) -> None:
+        """Create a decoder.
+
+        Args:
+            role: "chest" or "sacrum".
+            kind: "polar_h10" or "movesense".
+            fs_hz: Nominal IMU sample rate the stream was started with, in (0, 1e5].
+            clock_params: Device clock fit settings (default :class:`clock.ClockParams`).
+            polar_resolution_bits: ACC resolution (reference size of delta frames).
+            gap_frames: A Polar timestamp step longer than this many frame durations is a
+                gap.
+
+        Raises:
+            InputError: If an argument is out of range.
+        """
+        if role not in SENSOR_ROLES:
+            raise InputError(f"role must be one of {SENSOR_ROLES}, got {role!r}")
+        if kind not in DEVICE_KINDS:
+            raise InputError(f"kind must be one of {DEVICE_KINDS}, got {kind!r}")
+        if not (math.isfinite(fs_hz) and 0 < fs_hz <= 1e5):
+            raise InputError(f"fs_hz must be in (0, 1e5], got {fs_hz}")
+        if not gap_frames > 1.0:
+            raise InputError(f"gap_frames must be > 1, got {gap_frames}")
+        self.role, self.kind, self.fs_hz = role, kind, float(fs_hz)
+        self.clock_params = clock_params if clock_params is not None else clock.ClockParams()
+        self.clock_state = clock.init_state(self.clock_params)
+        self._res_bits = polar_resolution_bits
+        self._gap_frames = gap_frames
+        self.n_packets = 0
+        self.n_decode_errors = 0
+        self.last_error: DecodeError | None = None
+        self.n_unknown_char = 0
+        self.n_ignored = 0
+        self.n_gaps = 0
+        self.n_samples_lost = 0
+        self.last_cp_response: polar_h10.CpResponse | polar_h10.CpStreamsStopped | None = None
+        self.last_result: movesense.MovesenseResult | None = None
+        self._next_seq = 0
+        self._prev_ts: int | None = None  # Polar ns / Movesense unwrapped ms, last frame
+        self._prev_raw_ms = 0  # Movesense raw u32 timestamp of the last frame
+        self._prev_n = 0
+        self._ref_dev: int = 0  # device time origin (ns or ms) for the clock's float seconds
+        self._last_t_rx_s: float | None = None
+
+    # ------------------------------------------------------------------ public
+
+    def feed(self, pkt: RawPacket) -> list[ImuBlock | HeartRate]:
+        """Decode one packet of this sensor.
+
+        Args:
+            pkt: A notification as received.
+
+        Returns:
+            Zero or more decoded items: an :class:`ImuBlock` per IMU frame, a
+            :class:`HeartRate` per Heart Rate Measurement.
+        """
+        self.n_packets += 1
+        char = pkt.char.lower()
+        try:
+            if self.kind == "polar_h10":
+                if char == polar_h10.PMD_DATA_UUID:
+                    return self._polar_data(pkt)
+                if char == polar_h10.HR_MEASUREMENT_UUID:
+                    m = polar_h10.decode_hr_measurement(pkt.payload)
+                    return [HeartRate(t_s=pkt.t_rx_s, hr_bpm=float(m.hr_bpm), rr_ms=m.rr_ms)]
+                if char == polar_h10.PMD_CP_UUID:
+                    self.last_cp_response = polar_h10.parse_cp_response(pkt.payload)
+                    return []
+            elif char == movesense.NOTIFY_UUID:
+                return self._movesense(pkt)
+        except DecodeError as exc:
+            self.n_decode_errors += 1
+            self.last_error = DecodeError(self.n_packets - 1, exc.reason)
+            return []
+        self.n_unknown_char += 1
+        return []
+
+    # ------------------------------------------------------------------ internals
+
+    def _polar_data(self, pkt: RawPacket) -> list[ImuBlock | HeartRate]:
+        if polar_h10.pmd_measurement_type(pkt.payload) != polar_h10.MeasurementType.ACC:
+            self.n_ignored += 1  # ECG etc. share the data characteristic
+            return []
+        frame = polar_h10.decode_pmd_frame(pkt.payload, resolution_bits=self._res_bits)
+        ts, n = frame.timestamp_ns, frame.n
+        gap = force_reset = False
+        lost = 0
+        frame_ns = n * 1e9 / self.fs_hz
+        prev = self._prev_ts
+        if prev is None:
+            self._ref_dev = ts
+            times = polar_h10.sample_times_ns(ts, n, self.fs_hz, None)
+        else:
+            dt = ts - prev
+            if dt < 0.5 * frame_ns:
+                # clock went backwards or stepped implausibly little: a device clock reset
+                gap = force_reset = True
+                self._ref_dev = ts
+                times = polar_h10.sample_times_ns(ts, n, self.fs_hz, None)
+            elif dt > self._gap_frames * frame_ns:
+                gap = True
+                lost = max(0, round(dt * self.fs_hz / 1e9) - n)
+                times = polar_h10.sample_times_ns(ts, n, self.fs_hz, None)
+            else:
+                times = polar_h10.sample_times_ns(ts, n, self.fs_hz, prev)
+        self._prev_ts, self._prev_n = ts, n
+        acc_g = units.mg_to_g(frame.samples.astype(np.float64))
+        t_dev_s = (times - self._ref_dev).astype(np.float64) * 1e-9
+        t_obs_s = float(ts - self._ref_dev) * 1e-9
+        return self._emit(pkt, t_dev_s, t_obs_s, gap, force_reset, lost, n, acc_g, None)
+
+    def _movesense(self, pkt: RawPacket) -> list[ImuBlock | HeartRate]:
+        note = movesense.decode_notification(pkt.payload)
+        if isinstance(note, movesense.MovesenseResult):
+            self.last_result = note
+            return []
+        if note.continuation:
+            self.n_ignored += 1  # IMU6 packets fit one notification at the MTUs we use
+            return []
+        imu = movesense.decode_imu6(note.payload)
+        raw, n = imu.timestamp_ms, imu.n
+        gap = force_reset = False
+        lost = 0
+        if self._prev_ts is None:
+            ts = self._ref_dev = raw
+        else:
+            d = (raw - self._prev_raw_ms) % _U32  # the u32 ms counter wraps after 49.7 days
+            steps = round(d * self.fs_hz / 1000.0)
+            if d >= _U32 // 2 or steps < self._prev_n:
+                gap = force_reset = True  # went backwards or overlaps: clock reset
+                ts = self._ref_dev = raw
+            else:
+                ts = self._prev_ts + d
+                lost = steps - self._prev_n
+                gap = lost > 0
+        self._prev_ts, self._prev_raw_ms, self._prev_n = ts, raw, n
+        base_s = (ts - self._ref_dev) / 1000.0
+        t_dev_s = base_s + np.arange(n, dtype=np.float64) / self.fs_hz
+        t_obs_s = float(t_dev_s[-1])
+        acc_g = units.mps2_to_g(imu.acc_mps2)
+        return self._emit(pkt, t_dev_s, t_obs_s, gap, force_reset, lost, n, acc_g, imu.gyr_dps)
+
+    def _emit(self, pkt: RawPacket, t_dev_s: NDArray[np.float64], t_obs_s: float, gap: bool,
+              force_reset: bool, lost: int, n: int, acc_g: NDArray[np.float64],
+              gyr_dps: NDArray[np.float64] | None) -> list[ImuBlock | HeartRate]:
+        """Map device times to session time, assign seq and build the block."""
+        resets = self.clock_state.n_resets
+        first = self._last_t_rx_s is None
+        t_s, self.clock_state = clock.step(self.clock_params, self.clock_state, t_dev_s,
+                                           t_obs_s, pkt.t_rx_s, force_reset=force_reset)
+        if self.clock_state.n_resets > resets and self._last_t_rx_s is not None:
+            # the device clock cannot be trusted across a reset: estimate the loss from
+            # host receive times instead
+            gap = True
+            lost = max(0, round((pkt.t_rx_s - self._last_t_rx_s) * self.fs_hz) - n)
+        if gap and not first:
+            self.n_gaps += 1
+            self.n_samples_lost += lost
+        seq = self._next_seq + lost
+        self._next_seq = seq + n
+        self._last_t_rx_s = pkt.t_rx_s
+        return [ImuBlock(sensor=self.role, fs_hz=self.fs_hz, seq=seq, t_s=t_s, acc_g=acc_g,
+                         gyr_dps=gyr_dps, gap=gap and not first)]
