@@ -135,12 +135,15 @@ def analyze_csv(path: str | Path, *, sensor: str, out: TextIO, cfg: Config) -> i
     Returns:
         The number of rows written.
     """
-    from breathform.signal.pipeline import analyze_recording
+    from breathform.signal.sensors import analyze_chest, analyze_sacrum
 
     if sensor not in ("chest", "sacrum"):
         raise InputError(f"sensor must be 'chest' or 'sacrum', got {sensor!r}")
     rec = read_csv(path)
-    ms = analyze_recording(sensor, rec.t_s, rec.acc_g, rec.gyr_dps, rec.fs_hz, cfg)
+    if sensor == "chest":
+        ms = analyze_chest(rec.t_s, rec.acc_g, rec.gyr_dps, rec.fs_hz)
+    else:
+        ms = analyze_sacrum(rec.t_s, rec.acc_g, rec.gyr_dps, rec.fs_hz)
     w = csv.writer(out, lineterminator="\n")
     w.writerow(CHEST_COLUMNS if sensor == "chest" else SACRUM_COLUMNS)
     rows = metrics_rows(ms, sensor)

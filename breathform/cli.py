@@ -152,7 +152,7 @@ def cmd_sessions(args: argparse.Namespace, cfg: config_mod.Config, console: Cons
         return 0
     t = Table(title=f"sessions in {folder}")
     for col in ("session", "started (UTC)", "source", "duration", "alerts", "status"):
-        t.add_column(col)
+        t.add_column(col, no_wrap=True)
     for s in rows:
         mm, ss = divmod(int(s.duration_s), 60)
         t.add_row(s.session_id, time.strftime("%Y-%m-%d %H:%M", time.gmtime(

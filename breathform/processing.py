@@ -11,7 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from breathform.alerts import engine as alert_engine
+import numpy as np
+
 from breathform.config import Config
+from breathform.errors import InputError
 from breathform.firmware_bridge.decode import SensorDecoder
 from breathform.model import Alert, HeartRate, ImuBlock, Metrics, RawPacket, SensorInfo
 from breathform.signal import pipeline as dsp
@@ -44,10 +47,14 @@ class SessionProcessor:
         self.decoders = {s.role: SensorDecoder(s.role, s.kind, s.fs_hz) for s in sensors}
         by_role = {s.role: s for s in sensors}
         chest, sacrum = by_role.get("chest"), by_role.get("sacrum")
-        self.dsp_params = dsp.PipelineParams.from_config(
-            cfg,
-            chest_fs_hz=None if chest is None else chest.fs_hz,
+        if chest is None:
+            raise InputError("a session needs a chest sensor (breathing); got sensors "
+                             f"{[s.role for s in sensors]}")
+        self.dsp_params = dsp.PipelineParams(
+            chest_fs_hz=chest.fs_hz,
             sacrum_fs_hz=None if sacrum is None else sacrum.fs_hz,
+            chest_has_gyro=chest.has_gyro,
+            sacrum_has_gyro=False if sacrum is None else sacrum.has_gyro,
         )
         self.dsp_state = dsp.init_state(self.dsp_params)
         self.alert_params = alert_engine.AlertParams.from_config(cfg.alerts)
@@ -92,4 +99,13 @@ class SessionProcessor:
 
     def calibration(self) -> dict[str, object]:
         """The calibration the DSP has settled on so far (JSON-serialisable)."""
-        return dsp.calibration_summary(self.dsp_params, self.dsp_state)
+        out: dict[str, object] = {}
+        st = self.dsp_state
+        for role, sub in (("chest", st.chest), ("sacrum", st.sacrum)):
+            if sub is None:
+                continue
+            for axis in ("vertical", "forward"):
+                v = getattr(sub.posture, axis)
+                out[f"{role}_{axis}"] = None if bool(np.any(np.isnan(v))) else [
+                    float(x) for x in v]
+        return out

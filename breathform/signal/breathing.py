@@ -1,0 +1,419 @@
+"""Breathing rate, depth, per-breath events and quality from a chest accelerometer.
+
+Respiration tilts the chest wall by a fraction of a degree, which moves the gravity
+direction seen by the sensor along the segment's sagittal (forward) axis. Running adds
+impacts at the step frequency and sway at the stride frequency, with harmonics. Per sample
+(native rate, all three axes, vectorised per second):
+
+1. band-pass 0.08-2 Hz (gravity and impacts out);
+2. stride-synchronous comb ``H(z) = (1 - z^-P) / (1 - lambda z^-P)`` with ``P`` the stride
+   period in samples (from the cadence estimator): an exponentially averaged stride
+   template is subtracted, nulling the stride frequency, the step frequency and all their
+   harmonics while passing breathing that is not 1:1 locked to strides;
+3. decimation to ~20 Hz (on absolute sample indices, so chunking does not matter) and a
+   1.2 Hz low-pass; the three axes are kept in a trailing ring buffer.
+
+Each second the ring is projected on the calibrated forward axis (before that: its
+principal horizontal axis), and the rate is the peak of its Hann-windowed spectrum in
+0.1-1.15 Hz, weighted towards the previous estimate (plausible moves) and refined by
+parabolic interpolation. Quality = spectral concentration around the peak, reduced by
+gap-filled samples and near stride harmonics; below ``min_quality`` the rate is NaN.
+Depth = amplitude around the peak (corrected for the comb's gain) over the amplitude of
+the resting breath, calibrated during the quiet-breathing stand or given in Params.
+Inspiration onsets (troughs of the projected signal, i.e. the chest starting to rotate
+backwards) are detected with hysteresis and kept in State.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.signal import sosfilt_zi
+
+from breathform.errors import InputError
+from breathform.signal import frames as fr
+from breathform.signal._filters import butter_sos, filt
+
+
+@dataclass(frozen=True, slots=True)
+class BreathParams:
+    """Parameters of the breathing estimator.
+
+    Attributes:
+        fs_hz: Nominal chest sample rate (25-200 Hz).
+        target_fs_hz: Approximate rate after decimation.
+        comb_lambda: Forgetting factor of the stride template (0..1, higher = narrower).
+        band_hz: Breathing band searched for the rate.
+        window_s: Trailing window of the spectral estimate.
+        min_window_s: Shortest window before a first estimate.
+        nfft: FFT length of the spectral estimate.
+        prior_sigma_hz: Width of the preference for the previous rate.
+        peak_halfwidth_hz: Half-width of the band counted as "the peak".
+        min_quality: Below this quality the rate and depth are NaN.
+        rest_amp_g: Resting breath amplitude (rms, g) from the runner's profile; when None
+            it is calibrated from the quiet-breathing stand.
+        rest_min_s: Seconds of resting estimates needed for the calibration.
+        onset_hyst: Hysteresis of the onset detector, fraction of the peak-to-peak amplitude.
+        max_onsets: Inspiration onsets kept in State.
+        max_stride_s: Longest stride period the comb handles.
+    """
+
+    fs_hz: float
+    target_fs_hz: float = 20.0
+    comb_lambda: float = 0.8
+    band_hz: tuple[float, float] = (0.1, 1.15)
+    window_s: float = 20.0
+    min_window_s: float = 12.0
+    nfft: int = 4096
+    prior_sigma_hz: float = 0.12
+    peak_halfwidth_hz: float = 0.06
+    min_quality: float = 0.25
+    rest_amp_g: float | None = None
+    rest_min_s: int = 5
+    onset_hyst: float = 0.3
+    max_onsets: int = 64
+    max_stride_s: float = 2.0
+
+    def __post_init__(self) -> None:
+        if not 20 <= self.fs_hz <= 1000:
+            raise InputError(f"fs_hz must be in [20, 1000], got {self.fs_hz}")
+        lo, hi = self.band_hz
+        if not 0 < lo < hi < 0.45 * self.fs_d_hz:
+            raise InputError(f"band_hz must satisfy 0 < lo < hi < 0.45*decimated rate, "
+                             f"got {self.band_hz}")
+        if not 0 <= self.comb_lambda < 1:
+            raise InputError(f"comb_lambda must be in [0, 1), got {self.comb_lambda}")
+        if not 0 < self.min_window_s <= self.window_s:
+            raise InputError(f"need 0 < min_window_s <= window_s, got {self.min_window_s}, "
+                             f"{self.window_s}")
+        if self.rest_amp_g is not None and not self.rest_amp_g > 0:
+            raise InputError(f"rest_amp_g must be > 0, got {self.rest_amp_g}")
+        if self.nfft < self.window_s * self.fs_d_hz:
+            raise InputError(f"nfft={self.nfft} shorter than the window")
+
+    @property
+    def decim(self) -> int:
+        """Decimation factor."""
+        return max(1, round(self.fs_hz / self.target_fs_hz))
+
+    @property
+    def fs_d_hz(self) -> float:
+        """Sample rate after decimation."""
+        return self.fs_hz / self.decim
+
+
+@dataclass(frozen=True, slots=True)
+class BreathFrame:
+    """One second of chest samples with what the other chest processors know.
+
+    Attributes:
+        frame: The second's samples.
+        vertical: Calibrated segment vertical (3,), NaN when unknown.
+        forward: Calibrated segment forward axis (3,), NaN when unknown.
+        stride_s: Current stride period in seconds, NaN when not striding.
+        still: Whether the second was still (standing).
+    """
+
+    frame: fr.Frame
+    vertical: NDArray[np.float64]
+    forward: NDArray[np.float64]
+    stride_s: float
+    still: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BreathState:
+    """Carry-over of the breathing estimator (see the module docstring)."""
+
+    zi_a: NDArray[np.float64]
+    primed: bool
+    comb_x: NDArray[np.float64]
+    comb_y: NDArray[np.float64]
+    zi_c: NDArray[np.float64]
+    ring: NDArray[np.float64]
+    ring_filled: NDArray[np.bool_]
+    n_valid: int
+    f_prev_hz: float
+    amp_prev_g: float
+    still_run: int
+    rest_sum_g: float
+    rest_n: int
+    rest_amp_g: float
+    rest_final: bool
+    trk_mode: int
+    trk_v: float
+    trk_t_s: float
+    onsets_s: NDArray[np.float64]
+    n_onsets: int
+
+
+@dataclass(frozen=True, slots=True)
+class BreathSecond:
+    """Breathing for second ``(t_s - 1, t_s]``.
+
+    Attributes:
+        t_s: End of the second.
+        rate_bpm: Breaths per minute, NaN when not trustworthy.
+        depth_rel: Amplitude relative to the resting breath, NaN when unknown.
+        quality: 0..1.
+        amp_g: Breathing amplitude (rms, g) along the projection axis, NaN when unknown.
+        onsets_s: Inspiration onsets detected during this second (session time).
+        rest_calibrated: Whether the resting amplitude is known.
+    """
+
+    t_s: float
+    rate_bpm: float
+    depth_rel: float
+    quality: float
+    amp_g: float
+    onsets_s: tuple[float, ...]
+    rest_calibrated: bool
+
+
+@lru_cache(maxsize=32)
+def _sos_a(fs_hz: float) -> NDArray[np.float64]:
+    return np.vstack((butter_sos(4, 2.0, "lowpass", fs_hz),
+                      butter_sos(2, 0.08, "highpass", fs_hz)))
+
+
+@lru_cache(maxsize=32)
+def _zi_a(fs_hz: float) -> NDArray[np.float64]:
+    return np.asarray(sosfilt_zi(_sos_a(fs_hz)))
+
+
+def _sos_c(p: BreathParams) -> NDArray[np.float64]:
+    return butter_sos(2, min(1.2, 0.4 * p.fs_d_hz), "lowpass", p.fs_d_hz)
+
+
+def _nring(p: BreathParams) -> int:
+    return round(p.window_s * p.fs_d_hz)
+
+
+def _pmax(p: BreathParams) -> int:
+    return round(p.max_stride_s * p.fs_hz)
+
+
+def init_state(p: BreathParams) -> BreathState:
+    """Return the state before any sample."""
+    nr = _nring(p)
+    rest = np.nan if p.rest_amp_g is None else float(p.rest_amp_g)
+    return BreathState(
+        zi_a=np.zeros((_sos_a(p.fs_hz).shape[0], 2, 3)), primed=False,
+        comb_x=np.zeros((_pmax(p), 3)), comb_y=np.zeros((_pmax(p), 3)),
+        zi_c=np.zeros((_sos_c(p).shape[0], 2, 3)),
+        ring=np.zeros((nr, 3)), ring_filled=np.zeros(nr, bool), n_valid=0,
+        f_prev_hz=np.nan, amp_prev_g=np.nan, still_run=0, rest_sum_g=0.0, rest_n=0,
+        rest_amp_g=rest, rest_final=p.rest_amp_g is not None,
+        trk_mode=0, trk_v=0.0, trk_t_s=0.0,
+        onsets_s=np.full(p.max_onsets, np.nan), n_onsets=0,
+    )
+
+
+def reset_filters(p: BreathParams, s: BreathState) -> BreathState:
+    """Restart filters and windows after a long gap; keep the resting calibration."""
+    fresh = init_state(p)
+    return replace(fresh, rest_sum_g=s.rest_sum_g, rest_n=s.rest_n, rest_amp_g=s.rest_amp_g,
+                   rest_final=s.rest_final or s.rest_n >= p.rest_min_s,
+                   onsets_s=s.onsets_s, n_onsets=s.n_onsets, f_prev_hz=s.f_prev_hz)
+
+
+def _comb(lam: float, x: NDArray[np.float64], hx: NDArray[np.float64],
+          hy: NDArray[np.float64], period: int
+          ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """y[n] = x[n] - x[n-P] + lam*y[n-P], vectorised in blocks of P samples."""
+    h = hx.shape[0]
+    n = x.shape[0]
+    xx = np.concatenate((hx, x))
+    yy = np.concatenate((hy, np.zeros_like(x)))
+    if period <= 0:
+        yy[h:] = x
+    else:
+        j0 = 0
+        while j0 < n:
+            j1 = min(n, j0 + period)
+            a, b = h + j0, h + j1
+            yy[a:b] = xx[a:b] - xx[a - period:b - period] + lam * yy[a - period:b - period]
+            j0 = j1
+    return yy[h:], xx[-h:], yy[-h:]
+
+
+def comb_gain(lam: float, f_hz: float, stride_s: float) -> float:
+    """Magnitude of the comb's response at ``f_hz`` for a stride period ``stride_s``."""
+    z = np.exp(-2j * np.pi * f_hz * stride_s)
+    return float(abs((1 - z) / (1 - lam * z)))
+
+
+def frame_step(p: BreathParams, s: BreathState, bf: BreathFrame
+               ) -> tuple[BreathSecond, BreathState]:
+    """Process one second."""
+    f = bf.frame
+    if f.reset:
+        s = reset_filters(p, s)
+    x = f.samples
+    t_k = float(f.k)
+    if x.n == 0:
+        return BreathSecond(t_k, np.nan, np.nan, 0.0, np.nan, (), _rest_ok(s)), s
+    # 1. band-pass at the native rate
+    zi = s.zi_a if s.primed else _zi_a(p.fs_hz)[:, :, None] * x.acc_g[0]
+    ya, zi_a = filt(_sos_a(p.fs_hz), x.acc_g, zi)
+    # 2. stride comb
+    period = 0
+    if np.isfinite(bf.stride_s):
+        period = min(_pmax(p), round(bf.stride_s * p.fs_hz))
+    yb, cx, cy = _comb(p.comb_lambda, ya, s.comb_x, s.comb_y, period)
+    # 3. decimate on absolute indices, low-pass, ring
+    keep = (x.idx % p.decim) == 0
+    yd, zi_c = filt(_sos_c(p), yb[keep], s.zi_c)
+    td = x.t_s[keep]
+    nr = s.ring.shape[0]
+    ring = np.concatenate((s.ring, yd))[-nr:]
+    ring_filled = np.concatenate((s.ring_filled, x.filled[keep]))[-nr:]
+    n_valid = min(nr, s.n_valid + int(keep.sum()))
+    s = replace(s, zi_a=zi_a, primed=True, comb_x=cx, comb_y=cy, zi_c=zi_c, ring=ring,
+                ring_filled=ring_filled, n_valid=n_valid)
+
+    axis = _axis(bf, ring[nr - n_valid:])
+    rate = depth = amp = np.nan
+    quality = 0.0
+    onsets: tuple[float, ...] = ()
+    if axis is not None and n_valid >= p.min_window_s * p.fs_d_hz:
+        sig = ring[nr - n_valid:] @ axis
+        f_b, conc, amp = _spectral_peak(p, sig, s.f_prev_hz)
+        filled_frac = float(ring_filled[nr - n_valid:].mean())
+        quality = float(np.clip((conc - 0.2) / 0.5, 0.0, 1.0)) * (1.0 - filled_frac)
+        if period > 0 and np.isfinite(f_b):
+            f_stride = 1.0 / bf.stride_s
+            k = max(1, round(f_b / f_stride))
+            if abs(f_b - k * f_stride) < 0.05:
+                quality *= 0.3
+            amp = amp / max(comb_gain(p.comb_lambda, f_b, bf.stride_s), 0.2)
+        if np.isfinite(f_b) and quality >= p.min_quality:
+            rate = 60.0 * f_b
+            s = replace(s, f_prev_hz=f_b)
+        s = _rest_update(p, s, bf, amp, quality)
+        if quality >= p.min_quality and np.isfinite(s.rest_amp_g):
+            depth = amp / s.rest_amp_g
+        if np.isfinite(bf.forward[0]) and np.isfinite(s.amp_prev_g):
+            onsets, s = _track_onsets(p, s, td, yd @ bf.forward)
+        s = replace(s, amp_prev_g=amp if quality >= p.min_quality else s.amp_prev_g)
+    else:
+        s = _rest_update(p, s, bf, np.nan, 0.0)
+    if quality < p.min_quality:
+        rate = depth = np.nan
+    return BreathSecond(t_k, rate, depth, quality, amp, onsets, _rest_ok(s)), s
+
+
+def _rest_ok(s: BreathState) -> bool:
+    return bool(np.isfinite(s.rest_amp_g))
+
+
+def _axis(bf: BreathFrame, ring: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    if np.isfinite(bf.forward[0]):
+        return bf.forward
+    v = bf.vertical
+    if not np.isfinite(v[0]) or ring.shape[0] < 8:
+        return None
+    proj = np.eye(3) - np.outer(v, v)
+    h = ring @ proj
+    w, vecs = np.linalg.eigh(h.T @ h)
+    return np.asarray(vecs[:, int(np.argmax(w))])
+
+
+def _spectral_peak(p: BreathParams, sig: NDArray[np.float64], f_prev: float
+                   ) -> tuple[float, float, float]:
+    n = sig.shape[0]
+    w = _hann(n)
+    z = (sig - sig.mean()) * w
+    spec = np.abs(np.fft.rfft(z, p.nfft)) ** 2
+    freqs = np.fft.rfftfreq(p.nfft, 1.0 / p.fs_d_hz)
+    lo, hi = p.band_hz
+    band = (freqs >= lo) & (freqs <= hi)
+    idx = np.flatnonzero(band)
+    pb = spec[idx]
+    total = float(pb.sum())
+    if total <= 0:
+        return np.nan, 0.0, np.nan
+    weight = np.ones_like(pb)
+    if np.isfinite(f_prev):
+        weight = 0.5 + 0.5 * np.exp(-0.5 * ((freqs[idx] - f_prev) / p.prior_sigma_hz) ** 2)
+    j = int(np.argmax(pb * weight))
+    i = int(idx[j])
+    df = freqs[1]
+    delta = 0.0
+    if 0 < j < idx.shape[0] - 1:
+        a, b, c = np.log(spec[i - 1] + 1e-30), np.log(spec[i]), np.log(spec[i + 1] + 1e-30)
+        den = a - 2 * b + c
+        if den < 0:
+            delta = float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
+    f_b = float(freqs[i] + delta * df)
+    near = np.abs(freqs[idx] - f_b) <= p.peak_halfwidth_hz
+    pk = float(pb[near].sum())
+    amp = float(np.sqrt(2.0 * pk / (p.nfft * float((w**2).sum()))))
+    return f_b, pk / total, amp
+
+
+@lru_cache(maxsize=16)
+def _hann(n: int) -> NDArray[np.float64]:
+    return np.asarray(np.hanning(n + 2)[1:-1])
+
+
+def _rest_update(p: BreathParams, s: BreathState, bf: BreathFrame, amp: float,
+                 quality: float) -> BreathState:
+    if s.rest_final:
+        return s
+    if bf.still and np.isfinite(bf.vertical[0]):
+        run = s.still_run + 1
+        if run >= p.window_s + 2 and quality >= 0.4 and np.isfinite(amp):
+            rs, rn = s.rest_sum_g + amp, s.rest_n + 1
+            return replace(s, still_run=run, rest_sum_g=rs, rest_n=rn,
+                           rest_amp_g=rs / rn if rn >= p.rest_min_s else s.rest_amp_g)
+        return replace(s, still_run=run)
+    if s.rest_n >= p.rest_min_s:
+        return replace(s, rest_final=True)
+    return replace(s, still_run=0)
+
+
+def _track_onsets(p: BreathParams, s: BreathState, t: NDArray[np.float64],
+                  v: NDArray[np.float64]) -> tuple[tuple[float, ...], BreathState]:
+    # inhalation = chest rotating backwards = gravity moving towards +forward
+    h = p.onset_hyst * 2.0 * np.sqrt(2.0) * s.amp_prev_g
+    mode, ev, et = s.trk_mode, s.trk_v, s.trk_t_s
+    found: list[float] = []
+    for ti, vi in zip(t.tolist(), v.tolist(), strict=True):
+        if mode == 0:
+            mode, ev, et = -1, vi, ti
+        elif mode == -1:
+            if vi < ev:
+                ev, et = vi, ti
+            elif vi > ev + h:
+                found.append(et)
+                mode, ev, et = 1, vi, ti
+        elif vi > ev:
+            ev, et = vi, ti
+        elif vi < ev - h:
+            mode, ev, et = -1, vi, ti
+    ons, n_on = s.onsets_s, s.n_onsets
+    if found:
+        ons = np.concatenate((ons, np.asarray(found)))[-p.max_onsets:]
+        n_on += len(found)
+    return tuple(found), replace(s, trk_mode=mode, trk_v=ev, trk_t_s=et, onsets_s=ons,
+                                 n_onsets=n_on)
+
+
+def step(p: BreathParams, s: BreathState, x: Sequence[BreathFrame]
+         ) -> tuple[list[BreathSecond], BreathState]:
+    """Feed whole seconds (with their context); return a row per second."""
+    out = []
+    for bf in x:
+        row, s = frame_step(p, s, bf)
+        out.append(row)
+    return out, s
+
+
+def run_batch(p: BreathParams, x: Sequence[BreathFrame]) -> list[BreathSecond]:
+    """Process a whole recording in one call."""
+    return step(p, init_state(p), x)[0]

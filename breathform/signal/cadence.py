@@ -1,0 +1,184 @@
+"""Cadence (steps/min) and stride period from the acceleration magnitude.
+
+Causal autocorrelation: each second, the unbiased autocorrelation of the high-passed
+|acc| over the trailing ``window_s``; the step period is the highest peak in the plausible
+lag range, preferring a peak at half its lag (so the stride peak of a symmetric gait is not
+mistaken for a step), refined by parabolic interpolation. The stride period is the peak
+near twice the step lag. Abstains (NaN) below ``min_acf`` or when the body is still.
+(Moe-Nilssen & Helbostad 2004, J Biomech 37:121, for the ACF step/stride method.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.fft import irfft, next_fast_len, rfft
+
+from breathform.errors import InputError
+from breathform.signal import frames as fr
+from breathform.signal._filters import butter_sos, filt
+from breathform.signal.regrid import Samples
+
+
+@dataclass(frozen=True, slots=True)
+class CadenceParams:
+    """Parameters of the cadence estimator.
+
+    Attributes:
+        fs_hz: Nominal sample rate.
+        has_gyro: Whether samples carry a gyroscope (ignored here).
+        window_s: Trailing autocorrelation window.
+        hp_hz: High-pass cutoff applied to |acc|.
+        min_spm: Lowest cadence reported.
+        max_spm: Highest cadence reported.
+        min_acf: Minimum normalised autocorrelation at the step lag.
+        min_std_g: Minimum std of |acc| over the window (below: not moving).
+    """
+
+    fs_hz: float
+    has_gyro: bool = False
+    window_s: float = 6.0
+    hp_hz: float = 0.5
+    min_spm: float = 90.0
+    max_spm: float = 240.0
+    min_acf: float = 0.3
+    min_std_g: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not self.fs_hz >= 20:
+            raise InputError(f"fs_hz must be >= 20 for cadence, got {self.fs_hz}")
+        if not 0 < self.min_spm < self.max_spm:
+            raise InputError(f"need 0 < min_spm < max_spm, got {self.min_spm}, {self.max_spm}")
+        if not self.window_s * self.min_spm / 60 >= 3:
+            raise InputError(f"window_s={self.window_s} too short for min_spm={self.min_spm}")
+
+
+@dataclass(frozen=True, slots=True)
+class CadenceState:
+    """Carry-over of the cadence estimator.
+
+    Attributes:
+        framer: Pending samples (only used by :func:`step`).
+        zi: High-pass state, (n_sections, 2).
+        buf: Trailing high-passed |acc|, (n_window,).
+        n_valid: Valid samples in ``buf`` since the start or the last reset.
+    """
+
+    framer: fr.FramerState
+    zi: NDArray[np.float64]
+    buf: NDArray[np.float64]
+    n_valid: int
+
+
+@dataclass(frozen=True, slots=True)
+class CadenceSecond:
+    """Cadence for second ``(t_s - 1, t_s]``.
+
+    Attributes:
+        t_s: End of the second.
+        cadence_spm: Steps per minute, NaN when not trustworthy.
+        stride_s: Stride (two steps) period in seconds, NaN when unknown.
+        acf: Autocorrelation at the step lag (0..1), a quality figure.
+    """
+
+    t_s: float
+    cadence_spm: float
+    stride_s: float
+    acf: float
+
+
+def _nwin(p: CadenceParams) -> int:
+    return round(p.window_s * p.fs_hz)
+
+
+def _sos(p: CadenceParams) -> NDArray[np.float64]:
+    return butter_sos(2, p.hp_hz, "highpass", p.fs_hz)
+
+
+def init_state(p: CadenceParams) -> CadenceState:
+    """Return the state before any sample."""
+    return CadenceState(fr.init_framer(), np.zeros((_sos(p).shape[0], 2)),
+                        np.zeros(_nwin(p)), 0)
+
+
+def frame_step(p: CadenceParams, s: CadenceState, f: fr.Frame
+               ) -> tuple[CadenceSecond, CadenceState]:
+    """Process one second."""
+    if f.reset:
+        s = replace(s, zi=np.zeros_like(s.zi), n_valid=0)
+    x = f.samples
+    nan = CadenceSecond(float(f.k), np.nan, np.nan, 0.0)
+    if x.n == 0:
+        return nan, s
+    mag = np.linalg.norm(x.acc_g, axis=1) - 1.0
+    y, zi = filt(_sos(p), mag, s.zi)
+    nw = s.buf.shape[0]
+    buf = np.concatenate((s.buf, y))[-nw:]
+    s = replace(s, zi=zi, buf=buf, n_valid=min(nw, s.n_valid + x.n))
+    if s.n_valid < nw:
+        return nan, s
+    return estimate(p, buf, float(f.k)), s
+
+
+def estimate(p: CadenceParams, buf: NDArray[np.float64], t_s: float) -> CadenceSecond:
+    """Step and stride period from one window of high-passed |acc|."""
+    nan = CadenceSecond(t_s, np.nan, np.nan, 0.0)
+    z = buf - buf.mean()
+    if float(z.std()) < p.min_std_g:
+        return nan
+    n = z.shape[0]
+    lmin = max(2, int(np.floor(60.0 / p.max_spm * p.fs_hz)))
+    lmax = int(np.ceil(60.0 / p.min_spm * p.fs_hz))
+    lstride = min(n - 2, 2 * lmax + 3)
+    spec = rfft(z, next_fast_len(2 * n))
+    acf = irfft(np.abs(spec) ** 2)[: lstride + 2]
+    acf = acf / acf[0] * n / (n - np.arange(acf.shape[0]))
+    seg = acf[lmin - 1: lmax + 2]
+    inner = seg[1:-1]
+    is_pk = (inner > seg[:-2]) & (inner >= seg[2:])
+    pk = np.flatnonzero(is_pk) + lmin
+    if pk.size == 0:
+        return nan
+    best = int(pk[np.argmax(acf[pk])])
+    half = pk[np.abs(pk - best / 2) <= 0.15 * best / 2 + 1]
+    if half.size and float(acf[half].max()) > 0.5 * float(acf[best]):
+        best = int(half[np.argmax(acf[half])])
+    if float(acf[best]) < p.min_acf:
+        return CadenceSecond(t_s, np.nan, np.nan, max(0.0, float(acf[best])))
+    lag = best + _parabolic(acf, best)
+    # stride: the peak near twice the step lag
+    c = round(2 * lag)
+    lo, hi = max(1, c - 3), min(acf.shape[0] - 2, c + 3)
+    stride_lag = 2 * lag
+    if hi > lo:
+        j = lo + int(np.argmax(acf[lo: hi + 1]))
+        if lo < j < hi:
+            stride_lag = j + _parabolic(acf, j)
+    return CadenceSecond(t_s, 60.0 * p.fs_hz / lag, stride_lag / p.fs_hz,
+                         float(min(1.0, acf[best])))
+
+
+def _parabolic(a: NDArray[np.float64], i: int) -> float:
+    den = a[i - 1] - 2 * a[i] + a[i + 1]
+    if den >= 0:
+        return 0.0
+    return float(np.clip(0.5 * (a[i - 1] - a[i + 1]) / den, -0.5, 0.5))
+
+
+def step(p: CadenceParams, s: CadenceState, x: Samples
+         ) -> tuple[list[CadenceSecond], CadenceState]:
+    """Feed samples; return a row per completed second."""
+    frames, fs_ = fr.push(s.framer, x, p.has_gyro)
+    s = replace(s, framer=fs_)
+    out = []
+    for f in frames:
+        row, s = frame_step(p, s, f)
+        out.append(row)
+    return out, s
+
+
+def run_batch(p: CadenceParams, x: Samples) -> list[CadenceSecond]:
+    """Process a whole recording in one call."""
+    return step(p, init_state(p), x)[0]

@@ -1,0 +1,332 @@
+"""Sensor-to-segment calibration and segment pitch (pelvic tilt, trunk lean).
+
+Calibration (any mounting): the segment's vertical in the sensor frame is the mean
+accelerometer reading over the first still stretch (standing capture); its forward axis is
+the principal horizontal direction of the dynamic acceleration over the first steady
+running (after ``fwd_skip_s`` running seconds, ``fwd_cal_s`` of them), made orthogonal to
+the vertical, with its sign chosen so that the vertical and forward accelerations covary
+negatively (braking at foot strike, see docs_conventions.md).
+
+Pitch: the gravity direction is the accelerometer low-passed well below the stride
+frequency (a Butterworth low-pass: the stride-average of the specific force is gravity at
+steady speed); pitch = atan2(-g_x, hypot(g_y, g_z)) in the calibrated segment frame
+(+ = top of the segment tipped forward), averaged over each second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from breathform.errors import InputError
+from breathform.signal import frames as fr
+from breathform.signal._filters import butter_sos, filt, unit_zi
+from breathform.signal.regrid import Samples
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentCalibration:
+    """Sensor-to-segment calibration (unit vectors in the sensor frame).
+
+    Attributes:
+        vertical: The segment's up axis (z) in sensor coordinates.
+        forward: The segment's forward axis (x) in sensor coordinates, or None if unknown.
+    """
+
+    vertical: tuple[float, float, float]
+    forward: tuple[float, float, float] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("vertical", "forward"):
+            v = getattr(self, name)
+            if v is None:
+                continue
+            if len(v) != 3 or not abs(float(np.linalg.norm(v)) - 1.0) < 1e-3:
+                raise InputError(f"{name} must be a unit 3-vector, got {v}")
+
+
+@dataclass(frozen=True, slots=True)
+class PostureParams:
+    """Parameters of calibration and pitch.
+
+    Attributes:
+        fs_hz: Nominal sample rate.
+        has_gyro: Whether samples carry a gyroscope (used for stillness only).
+        lp_hz: Gravity low-pass cutoff; well below the stride frequency (~1.2-1.6 Hz).
+        lp_order: Butterworth order of the gravity low-pass.
+        still_std_g: Max per-axis std within a second to call it still.
+        still_gyr_dps: Max mean gyro norm to call a second still.
+        still_min_s: Still seconds needed before the vertical is known.
+        still_max_s: The vertical averages at most this many still seconds.
+        run_std_g: Min std of |acc| within a second to call it running.
+        fwd_skip_s: Running seconds skipped before the forward calibration starts.
+        fwd_cal_s: Running seconds averaged for the forward axis.
+        calibration: A stored calibration; when given (with ``forward``) it is used as is.
+    """
+
+    fs_hz: float
+    has_gyro: bool = False
+    lp_hz: float = 0.4
+    lp_order: int = 2
+    still_std_g: float = 0.03
+    still_gyr_dps: float = 10.0
+    still_min_s: int = 3
+    still_max_s: int = 40
+    run_std_g: float = 0.25
+    fwd_skip_s: int = 5
+    fwd_cal_s: int = 30
+    calibration: SegmentCalibration | None = None
+
+    def __post_init__(self) -> None:
+        if not self.fs_hz > 2 * self.lp_hz > 0:
+            raise InputError(f"need 0 < lp_hz < fs_hz/2; got lp_hz={self.lp_hz}, "
+                             f"fs_hz={self.fs_hz}")
+        if not 1 <= self.still_min_s <= self.still_max_s:
+            raise InputError(f"need 1 <= still_min_s <= still_max_s, got "
+                             f"{self.still_min_s}, {self.still_max_s}")
+        if self.fwd_cal_s < 1:
+            raise InputError(f"fwd_cal_s must be >= 1, got {self.fwd_cal_s}")
+
+
+@dataclass(frozen=True, slots=True)
+class PostureState:
+    """Carry-over of calibration and pitch.
+
+    Attributes:
+        framer: Pending samples (only used by :func:`step`).
+        zi: Gravity low-pass state, (n_sections, 2, 3).
+        primed: Whether ``zi`` has been initialised from a first sample.
+        still_run: Consecutive still seconds in the current still stretch.
+        v_sum: Sum of per-second mean acc over the still stretch, (3,).
+        vertical: Calibrated vertical (3,), NaN until known.
+        vertical_final: True once the first long-enough still stretch has ended.
+        run_seen: Running seconds seen.
+        cov: Horizontal dynamic-acc covariance sum, (3, 3).
+        xcov: Vertical-horizontal dynamic-acc cross-covariance sum, (3,).
+        fwd_n: Running seconds accumulated into ``cov``.
+        forward: Calibrated forward axis (3,), NaN until known.
+    """
+
+    framer: fr.FramerState
+    zi: NDArray[np.float64]
+    primed: bool
+    still_run: int
+    v_sum: NDArray[np.float64]
+    vertical: NDArray[np.float64]
+    vertical_final: bool
+    run_seen: int
+    cov: NDArray[np.float64]
+    xcov: NDArray[np.float64]
+    fwd_n: int
+    forward: NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class PostureSecond:
+    """Pitch and calibration status for second ``(t_s - 1, t_s]``.
+
+    Attributes:
+        t_s: End of the second.
+        pitch_deg: Mean segment pitch relative to neutral (+ forward), NaN if unknown.
+        still: The second was still.
+        running: The second looked like running.
+        calibrated: Vertical and forward axis are both known.
+        filled_frac: Fraction of gap-filled samples (1 when there were none).
+    """
+
+    t_s: float
+    pitch_deg: float
+    still: bool
+    running: bool
+    calibrated: bool
+    filled_frac: float
+
+
+def _sos(p: PostureParams) -> NDArray[np.float64]:
+    return butter_sos(p.lp_order, p.lp_hz, "lowpass", p.fs_hz)
+
+
+def init_state(p: PostureParams) -> PostureState:
+    """Return the state before any sample (with the stored calibration, if any)."""
+    n_sec = _sos(p).shape[0]
+    vert = np.full(3, np.nan)
+    fwd = np.full(3, np.nan)
+    final = False
+    if p.calibration is not None:
+        vert = np.asarray(p.calibration.vertical, dtype=np.float64)
+        final = True
+        if p.calibration.forward is not None:
+            fwd = _orthonormal_forward(vert, np.asarray(p.calibration.forward, float))
+    return PostureState(
+        framer=fr.init_framer(), zi=np.zeros((n_sec, 2, 3)), primed=False, still_run=0,
+        v_sum=np.zeros(3), vertical=vert, vertical_final=final, run_seen=0,
+        cov=np.zeros((3, 3)), xcov=np.zeros(3), fwd_n=0, forward=fwd,
+    )
+
+
+def reset_filters(p: PostureParams, s: PostureState) -> PostureState:
+    """Restart the filters after a long gap; keep the calibration."""
+    still_run = s.still_run if s.vertical_final else 0
+    v_sum = s.v_sum if s.vertical_final else np.zeros(3)
+    return replace(s, zi=np.zeros_like(s.zi), primed=False, still_run=still_run, v_sum=v_sum)
+
+
+def _orthonormal_forward(vert: NDArray[np.float64], fwd: NDArray[np.float64]
+                         ) -> NDArray[np.float64]:
+    x = fwd - np.dot(fwd, vert) * vert
+    return np.asarray(x / np.linalg.norm(x))
+
+
+def gravity(p: PostureParams, s: PostureState, acc: NDArray[np.float64]
+            ) -> tuple[NDArray[np.float64], PostureState]:
+    """Low-pass the accelerometer (gravity direction estimate), priming on first use."""
+    zi = s.zi
+    if not s.primed:
+        if acc.shape[0] == 0:
+            return acc.copy(), s
+        zi = unit_zi(p.lp_order, p.lp_hz, "lowpass", p.fs_hz)[:, :, None] * acc[0]
+    g, zi = filt(_sos(p), acc, zi)
+    return g, replace(s, zi=zi, primed=True)
+
+
+def frame_step(p: PostureParams, s: PostureState, f: fr.Frame, step_s: float = np.nan
+               ) -> tuple[PostureSecond, PostureState, NDArray[np.float64]]:
+    """Process one second.
+
+    Args:
+        p: Parameters.
+        s: State.
+        f: The second's samples.
+        step_s: Current step period (from the cadence estimator), NaN if unknown. When
+            known, the forward calibration uses ``h[n] + h[n - step]``, which keeps the
+            step-periodic forward acceleration and cancels the stride-periodic lateral
+            sway (it alternates sign from one step to the next).
+
+    Returns:
+        The second's row, the new state and the low-passed gravity samples (n, 3).
+    """
+    x = f.samples
+    if f.reset:
+        s = reset_filters(p, s)
+    if x.n == 0:
+        return (PostureSecond(float(f.k), np.nan, False, False, _calibrated(s), 1.0),
+                s, np.zeros((0, 3)))
+    acc = x.acc_g
+    grav, s = gravity(p, s, acc)
+    mean = acc.mean(axis=0)
+    still = bool(acc.std(axis=0).max() < p.still_std_g
+                 and abs(float(np.linalg.norm(mean)) - 1.0) < 0.05
+                 and x.n >= 0.5 * p.fs_hz)
+    if still and x.gyr_dps is not None:
+        still = float(np.linalg.norm(x.gyr_dps, axis=1).mean()) < p.still_gyr_dps
+    norm = np.linalg.norm(acc, axis=1)
+    running = bool(norm.std() > p.run_std_g)
+    s = _update_vertical(p, s, still, mean)
+    if running and not np.isnan(s.vertical[0]) and np.isnan(s.forward[0]):
+        s = _update_forward(p, s, acc, grav, step_s)
+    pitch = np.nan
+    if _calibrated(s):
+        pitch = float(pitch_deg(grav, s.vertical, s.forward).mean())
+    return PostureSecond(float(f.k), pitch, still, running, _calibrated(s), f.filled_frac), \
+        s, grav
+
+
+def _calibrated(s: PostureState) -> bool:
+    return not (np.isnan(s.vertical[0]) or np.isnan(s.forward[0]))
+
+
+def _update_vertical(p: PostureParams, s: PostureState, still: bool,
+                     mean: NDArray[np.float64]) -> PostureState:
+    if s.vertical_final:
+        return s
+    if still:
+        run = s.still_run + 1
+        v_sum = s.v_sum + mean
+        vert = s.vertical
+        if run >= p.still_min_s:
+            vert = v_sum / np.linalg.norm(v_sum)
+        return replace(s, still_run=run, v_sum=v_sum, vertical=vert,
+                       vertical_final=run >= p.still_max_s)
+    if s.still_run >= p.still_min_s:
+        return replace(s, vertical_final=True)
+    return replace(s, still_run=0, v_sum=np.zeros(3))
+
+
+def _update_forward(p: PostureParams, s: PostureState, acc: NDArray[np.float64],
+                    grav: NDArray[np.float64], step_s: float) -> PostureState:
+    run_seen = s.run_seen + 1
+    if run_seen <= p.fwd_skip_s:
+        return replace(s, run_seen=run_seen)
+    gh = grav / np.linalg.norm(grav, axis=1, keepdims=True)
+    dyn = acc - grav
+    av = np.einsum("ij,ij->i", dyn, gh)
+    h = dyn - av[:, None] * gh
+    lag = round(step_s * p.fs_hz) if np.isfinite(step_s) else 0
+    hs = h[lag:] + h[: h.shape[0] - lag] if 0 < lag < h.shape[0] else h
+    cov = s.cov + hs.T @ hs
+    xcov = s.xcov + h.T @ av
+    fwd_n = s.fwd_n + 1
+    fwd = s.forward
+    if fwd_n >= p.fwd_cal_s:
+        v = s.vertical
+        proj = np.eye(3) - np.outer(v, v)
+        w, vecs = np.linalg.eigh(proj @ cov @ proj)
+        e = _orthonormal_forward(v, vecs[:, int(np.argmax(w))])
+        if float(np.dot(e, xcov)) > 0:
+            e = -e
+        fwd = e
+    return replace(s, run_seen=run_seen, cov=cov, xcov=xcov, fwd_n=fwd_n, forward=fwd)
+
+
+def pitch_deg(grav: NDArray[np.float64], vertical: NDArray[np.float64],
+              forward: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Segment pitch from gravity samples.
+
+    Args:
+        grav: Gravity direction samples in the sensor frame (any norm), (n, 3).
+        vertical: Segment up axis in the sensor frame, (3,).
+        forward: Segment forward axis in the sensor frame, (3,), orthogonal to vertical.
+
+    Returns:
+        Pitch in degrees (+ = top of the segment forward), (n,).
+    """
+    y_ax = np.cross(vertical, forward)
+    gx = grav @ forward
+    gy = grav @ y_ax
+    gz = grav @ vertical
+    return np.asarray(np.degrees(np.arctan2(-gx, np.hypot(gy, gz))))
+
+
+def step(p: PostureParams, s: PostureState, x: Samples
+         ) -> tuple[list[PostureSecond], PostureState]:
+    """Feed samples; return a row per completed second."""
+    frames, fs_ = fr.push(s.framer, x, p.has_gyro)
+    s = replace(s, framer=fs_)
+    out = []
+    for f in frames:
+        row, s, _ = frame_step(p, s, f)
+        out.append(row)
+    return out, s
+
+
+def run_batch(p: PostureParams, x: Samples) -> list[PostureSecond]:
+    """Process a whole recording in one call."""
+    return step(p, init_state(p), x)[0]
+
+
+def calibration_of(s: PostureState) -> SegmentCalibration | None:
+    """The calibration found so far (None until the vertical is known)."""
+    if np.isnan(s.vertical[0]):
+        return None
+    fwd = None if np.isnan(s.forward[0]) else tuple(float(v) for v in s.forward)
+    v = s.vertical / np.linalg.norm(s.vertical)
+    return SegmentCalibration((float(v[0]), float(v[1]), float(v[2])), fwd)  # type: ignore[arg-type]
+
+
+__all__: Sequence[str] = [
+    "PostureParams", "PostureSecond", "PostureState", "SegmentCalibration", "calibration_of",
+    "frame_step", "init_state", "pitch_deg", "run_batch", "step",
+]

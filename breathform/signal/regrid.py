@@ -1,0 +1,255 @@
+"""Put one sensor's ImuBlocks on its nominal sample grid, by sequence number.
+
+The one place where sample gaps are handled. A short gap (up to ``max_fill_s``) is filled
+by holding the last sample; the filled samples are flagged so that quality drops for the
+seconds they fall in. A longer gap is not filled: the first sample after it carries a
+``reset`` flag and every downstream processor restarts its filters (calibration is kept).
+Duplicated or overlapping samples (sequence going backwards) are dropped and counted.
+Nothing is ever interpolated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from numpy.typing import NDArray
+
+from breathform.errors import InputError
+from breathform.model import ImuBlock
+
+
+@dataclass(frozen=True, slots=True)
+class Samples:
+    """Samples of one sensor on its nominal grid.
+
+    Attributes:
+        t_s: Session time of each sample, shape (n,), strictly increasing.
+        acc_g: Specific force in g, sensor frame, shape (n, 3).
+        gyr_dps: Angular rate in deg/s, shape (n, 3), or None without a gyroscope.
+        idx: Absolute sample index in the sensor's stream (the ImuBlock ``seq``), (n,).
+        filled: True for samples that fill a short gap (held last value), (n,).
+        reset: True on the first sample after a long gap, (n,).
+    """
+
+    t_s: NDArray[np.float64]
+    acc_g: NDArray[np.float64]
+    gyr_dps: NDArray[np.float64] | None
+    idx: NDArray[np.int64]
+    filled: NDArray[np.bool_]
+    reset: NDArray[np.bool_]
+
+    @property
+    def n(self) -> int:
+        """Number of samples."""
+        return int(self.t_s.shape[0])
+
+
+def empty_samples(has_gyro: bool) -> Samples:
+    """Return a Samples with no rows."""
+    return Samples(
+        t_s=np.zeros(0), acc_g=np.zeros((0, 3)),
+        gyr_dps=np.zeros((0, 3)) if has_gyro else None,
+        idx=np.zeros(0, np.int64), filled=np.zeros(0, bool), reset=np.zeros(0, bool),
+    )
+
+
+def samples_from_arrays(
+    t_s: NDArray[np.float64], acc_g: NDArray[np.float64], gyr_dps: NDArray[np.float64] | None
+) -> Samples:
+    """Wrap gap-free arrays (e.g. a CSV) as Samples with idx 0..n-1.
+
+    Raises:
+        InputError: If the shapes disagree or t_s is not strictly increasing.
+    """
+    t = np.asarray(t_s, dtype=np.float64)
+    a = np.asarray(acc_g, dtype=np.float64)
+    n = t.shape[0]
+    if t.ndim != 1 or a.shape != (n, 3):
+        raise InputError(f"need t_s (n,) and acc_g (n, 3); got {t.shape} and {a.shape}")
+    g = None if gyr_dps is None else np.asarray(gyr_dps, dtype=np.float64)
+    if g is not None and g.shape != (n, 3):
+        raise InputError(f"gyr_dps must have shape ({n}, 3), got {g.shape}")
+    if n > 1 and not bool(np.all(np.diff(t) > 0)):
+        raise InputError("t_s must be strictly increasing")
+    return Samples(t, a, g, np.arange(n, dtype=np.int64), np.zeros(n, bool), np.zeros(n, bool))
+
+
+def concat_samples(parts: Sequence[Samples], has_gyro: bool) -> Samples:
+    """Concatenate Samples in order."""
+    parts = [p for p in parts if p.n]
+    if not parts:
+        return empty_samples(has_gyro)
+    if len(parts) == 1:
+        return parts[0]
+    gyr = None
+    if has_gyro:
+        gyr = np.concatenate([
+            p.gyr_dps if p.gyr_dps is not None else np.zeros((p.n, 3)) for p in parts
+        ])
+    return Samples(
+        t_s=np.concatenate([p.t_s for p in parts]),
+        acc_g=np.concatenate([p.acc_g for p in parts]),
+        gyr_dps=gyr,
+        idx=np.concatenate([p.idx for p in parts]),
+        filled=np.concatenate([p.filled for p in parts]),
+        reset=np.concatenate([p.reset for p in parts]),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RegridParams:
+    """Parameters of the gap handler.
+
+    Attributes:
+        fs_hz: Nominal sample rate of the stream.
+        has_gyro: Whether the stream has a gyroscope (its output then always carries one).
+        max_fill_s: Longest gap filled by holding the last sample; longer gaps reset.
+    """
+
+    fs_hz: float
+    has_gyro: bool = False
+    max_fill_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.fs_hz > 0:
+            raise InputError(f"fs_hz must be > 0, got {self.fs_hz}")
+        if not 0 < self.max_fill_s <= 5:
+            raise InputError(f"max_fill_s must be in (0, 5], got {self.max_fill_s}")
+
+
+@dataclass(frozen=True, slots=True)
+class RegridState:
+    """Carry-over of the gap handler.
+
+    Attributes:
+        started: Whether any sample has been seen.
+        next_seq: Sequence number expected next.
+        last_t_s: Time of the last sample.
+        last_acc_g: Last accelerometer sample, (3,).
+        last_gyr_dps: Last gyroscope sample, (3,) (zeros without a gyroscope).
+        n_filled: Samples filled so far.
+        n_long_gaps: Long gaps (resets) so far.
+        n_dropped: Duplicate / out-of-order samples dropped so far.
+    """
+
+    started: bool
+    next_seq: int
+    last_t_s: float
+    last_acc_g: NDArray[np.float64]
+    last_gyr_dps: NDArray[np.float64]
+    n_filled: int = 0
+    n_long_gaps: int = 0
+    n_dropped: int = 0
+
+
+def init_state(p: RegridParams) -> RegridState:
+    """Return the state before any block."""
+    return RegridState(False, 0, -np.inf, np.zeros(3), np.zeros(3))
+
+
+def step(p: RegridParams, s: RegridState, blocks: Sequence[ImuBlock]
+         ) -> tuple[Samples, RegridState]:
+    """Put blocks on the grid.
+
+    Args:
+        p: Parameters.
+        s: State.
+        blocks: Consecutive blocks of one sensor, in stream order.
+
+    Returns:
+        The samples (filled gaps flagged, long gaps marked by ``reset``) and the new state.
+    """
+    parts: list[Samples] = []
+    started, next_seq, last_t = s.started, s.next_seq, s.last_t_s
+    last_acc, last_gyr = s.last_acc_g, s.last_gyr_dps
+    n_filled, n_long, n_drop = s.n_filled, s.n_long_gaps, s.n_dropped
+    for b in blocks:
+        n = b.n
+        if n == 0:
+            continue
+        t = np.asarray(b.t_s, dtype=np.float64)
+        acc = np.asarray(b.acc_g, dtype=np.float64)
+        if p.has_gyro:
+            gyr = (np.zeros((n, 3)) if b.gyr_dps is None
+                   else np.asarray(b.gyr_dps, dtype=np.float64))
+        seq0 = int(b.seq)
+        idx = np.arange(seq0, seq0 + n, dtype=np.int64)
+        keep = np.ones(n, bool)
+        if started:
+            keep = (idx >= next_seq) & (t > last_t)
+        if not keep.all():
+            n_drop += int(n - keep.sum())
+            t, acc, idx = t[keep], acc[keep], idx[keep]
+            if p.has_gyro:
+                gyr = gyr[keep]
+            n = t.shape[0]
+            if n == 0:
+                continue
+        reset = np.zeros(n, bool)
+        if started:
+            missing = int(idx[0] - next_seq)
+            if missing > 0:
+                if missing / p.fs_hz <= p.max_fill_s:
+                    frac = np.arange(1, missing + 1) / (missing + 1)
+                    parts.append(Samples(
+                        t_s=last_t + (t[0] - last_t) * frac,
+                        acc_g=np.broadcast_to(last_acc, (missing, 3)).copy(),
+                        gyr_dps=(np.broadcast_to(last_gyr, (missing, 3)).copy()
+                                 if p.has_gyro else None),
+                        idx=np.arange(next_seq, idx[0], dtype=np.int64),
+                        filled=np.ones(missing, bool),
+                        reset=np.zeros(missing, bool),
+                    ))
+                    n_filled += missing
+                else:
+                    reset[0] = True
+                    n_long += 1
+        parts.append(Samples(t, acc, gyr if p.has_gyro else None, idx,
+                             np.zeros(n, bool), reset))
+        started = True
+        next_seq = int(idx[-1]) + 1
+        last_t = float(t[-1])
+        last_acc = acc[-1].copy()
+        if p.has_gyro:
+            last_gyr = gyr[-1].copy()
+    out = concat_samples(parts, p.has_gyro)
+    return out, replace(s, started=started, next_seq=next_seq, last_t_s=last_t,
+                        last_acc_g=last_acc, last_gyr_dps=last_gyr, n_filled=n_filled,
+                        n_long_gaps=n_long, n_dropped=n_drop)
+
+
+def run_batch(p: RegridParams, blocks: Sequence[ImuBlock]) -> Samples:
+    """Regrid a whole recording in one call."""
+    return step(p, init_state(p), blocks)[0]
+
+
+def periodic_fill(x: NDArray[np.float64], filled: NDArray[np.bool_],
+                  hist: NDArray[np.float64], period: int
+                  ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Replace gap-filled samples by the samples one stride earlier.
+
+    While running, the signal is nearly stride-periodic, so ``x[n - period]`` is a far
+    better stand-in than the held last sample (whose step change would ring through the
+    breathing filters for seconds). The samples stay flagged as filled.
+
+    Args:
+        x: Samples of one second, (n, m).
+        filled: Which of them fill a gap, (n,).
+        hist: The preceding samples (already substituted), (h, m), h >= period.
+        period: Stride period in samples; 0 leaves ``x`` unchanged.
+
+    Returns:
+        The substituted samples (n, m) and the new history (h, m).
+    """
+    h = hist.shape[0]
+    if 0 < period <= h and bool(filled.any()):
+        xx = np.concatenate((hist, x))
+        for j in np.flatnonzero(filled).tolist():
+            xx[h + j] = xx[h + j - period]
+        x = xx[h:]
+        return x, xx[-h:]
+    if x.shape[0] >= h:
+        return x, x[x.shape[0] - h:].copy()
+    return x, np.concatenate((hist[x.shape[0]:], x))
