@@ -57,8 +57,9 @@ def cmd_demo(args: argparse.Namespace, cfg: config_mod.Config, console: Console)
     from breathform.sinks.live_console import LiveConsoleSink
     from breathform.store import SUFFIX, SessionWriter
 
-    if args.minutes <= 0 or args.minutes > 24 * 60:
-        raise BreathformError(f"--minutes must be in (0, 1440], got {args.minutes}")
+    if not 2 <= args.minutes <= 24 * 60:
+        raise BreathformError(f"--minutes must be between 2 and 1440 (the run starts with a "
+                              f"40-s calibration stand), got {args.minutes:g}")
     speed = 1.0 if args.realtime else args.speed
     if speed is not None and speed <= 0:
         raise BreathformError(f"--speed must be > 0, got {speed}")

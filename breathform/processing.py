@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from breathform.alerts import engine as alert_engine
 import numpy as np
 
+from breathform.alerts import engine as alert_engine
 from breathform.config import Config
 from breathform.errors import InputError
 from breathform.firmware_bridge.decode import SensorDecoder

@@ -112,7 +112,9 @@ def _alert_row(a: Alert) -> tuple[Any, ...]:
 
 def _row_alert(row: Sequence[Any]) -> Alert:
     t_s, kind, severity, climb, cue, causes = row
-    cs = tuple(Cause(**{k: (math.nan if v is None else v) for k, v in c.items()})
+    cs = tuple(Cause(name=str(c["name"]), metric=str(c["metric"]),
+                     **{k: (math.nan if c[k] is None else float(c[k]))
+                        for k in ("value", "baseline", "threshold")}, unit=str(c["unit"]))
                for c in json.loads(causes))
     return Alert(t_s=t_s, kind=kind, severity=severity, causes=cs, cue=cue, climb=bool(climb))
 
@@ -265,7 +267,7 @@ class SessionReader:
     @property
     def config_toml(self) -> str:
         """The config the session was recorded with, as TOML."""
-        return self.meta.get("config_toml", "")
+        return str(self.meta.get("config_toml", ""))
 
     def n_raw(self) -> int:
         """Number of raw packets stored."""

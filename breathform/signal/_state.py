@@ -41,10 +41,10 @@ def _convert(tp: Any, value: Any) -> Any:
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return state_from_dict(tp, value)
     if origin is tuple:
-        args = typing.get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(_convert(args[0], v) for v in value)
-        return tuple(_convert(a, v) for a, v in zip(args, value, strict=True))
+        targs = typing.get_args(tp)
+        if len(targs) == 2 and targs[1] is Ellipsis:
+            return tuple(_convert(targs[0], v) for v in value)
+        return tuple(_convert(a, v) for a, v in zip(targs, value, strict=True))
     if origin is np.ndarray or tp is np.ndarray:
         return np.asarray(value)
     return value

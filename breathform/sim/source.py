@@ -7,9 +7,25 @@ from collections.abc import Iterator
 import numpy as np
 
 from breathform.config import Config
+from breathform.errors import InputError
 from breathform.model import RawPacket, SensorInfo
 from breathform.sim.emit import EmitParams, emit_packets
 from breathform.sim.run import SimParams, SimRun, simulate_run
+
+
+def _params(*, duration_s: float, seed: int, flat: bool, chest_fs_hz: float,
+            sacrum_fs_hz: float) -> SimParams:
+    """Simulator parameters; a short hilly run gets as many climbs (up to 3) as fit."""
+    kw = {"seed": seed, "duration_s": round(duration_s), "chest_fs_hz": chest_fs_hz,
+          "sacrum_fs_hz": sacrum_fs_hz}
+    if flat:
+        return SimParams.flat(**kw)
+    for n in (3, 2, 1):
+        try:
+            return SimParams.hilly(n_climbs=n, **kw)
+        except InputError:
+            continue
+    return SimParams.flat(**kw)
 
 
 class SimSource:
@@ -41,8 +57,8 @@ class SimSource:
         """Simulate a run and its packets from the config's sensor rates."""
         chest_fs = cfg.sensors.chest.rate_hz
         sacrum_fs = cfg.sensors.sacrum.rate_hz
-        params = (SimParams.flat if flat else SimParams.hilly)(
-            seed=seed, duration_s=duration_s, chest_fs_hz=chest_fs, sacrum_fs_hz=sacrum_fs)
+        params = _params(duration_s=duration_s, seed=seed, flat=flat, chest_fs_hz=chest_fs,
+                         sacrum_fs_hz=sacrum_fs)
         run = simulate_run(params)
         ep = EmitParams(seed=seed, chest_fs_hz=chest_fs, sacrum_fs_hz=sacrum_fs)
         packets = emit_packets(ep, run.chest.t_s, run.chest.acc_g, run.sacrum.t_s,

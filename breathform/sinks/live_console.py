@@ -80,11 +80,12 @@ class LiveConsoleSink:
                 try:
                     item = await asyncio.wait_for(q.get(), timeout=self.refresh_s)
                 except TimeoutError:
-                    item = ...
-                if item is None:
-                    done = True
-                elif item is not ...:
-                    self._apply(item)  # type: ignore[arg-type]
+                    pass  # nothing new: redraw only
+                else:
+                    if item is None:
+                        done = True
+                    else:
+                        self._apply(item)
                 if done or time.monotonic() >= next_draw:
                     live.update(self.view.render(), refresh=True)
                     next_draw = time.monotonic() + self.refresh_s
