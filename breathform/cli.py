@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console, RenderableType
+from rich.text import Text
 
 from breathform import __version__
 from breathform import config as config_mod
@@ -153,7 +154,7 @@ def cmd_sessions(args: argparse.Namespace, cfg: config_mod.Config, console: Cons
         return 0
     t = Table(title=f"sessions in {folder}")
     for col in ("session", "started (UTC)", "source", "duration", "alerts", "status"):
-        t.add_column(col, no_wrap=True)
+        t.add_column(col, overflow="fold")
     for s in rows:
         mm, ss = divmod(int(s.duration_s), 60)
         t.add_row(s.session_id, time.strftime("%Y-%m-%d %H:%M", time.gmtime(
@@ -244,7 +245,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         rc: int = args.func(args, cfg, console)
         return rc
     except BreathformError as exc:
-        Console(stderr=True).print(f"[bold red]error:[/] {exc}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(
+            Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
         return 2
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted")
