@@ -1,4 +1,4 @@
-"""A flat binary file of raw packets: the raw export format, used by golden replays.
+r"""A flat binary file of raw packets: the raw export format, used by golden replays.
 
 Layout: the magic line ``BFRAW1\\n``, one line of JSON (``{"sensors": [SensorInfo as
 dict, ...], "chars": [uuid, ...]}``), then one record per packet:

@@ -5,7 +5,7 @@ accelerometer reading over the first still stretch (standing capture); its forwa
 the principal horizontal direction of the dynamic acceleration over the first steady
 running (after ``fwd_skip_s`` running seconds, ``fwd_cal_s`` of them), made orthogonal to
 the vertical, with its sign chosen so that the vertical and forward accelerations covary
-negatively (braking at foot strike, see docs_conventions.md).
+negatively (braking at foot strike, see docs/conventions.md).
 
 Pitch: the gravity direction is the accelerometer low-passed well below the stride
 frequency (a Butterworth low-pass: the stride-average of the specific force is gravity at

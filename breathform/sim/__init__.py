@@ -2,7 +2,7 @@
 
 ``simulate_run(SimParams.hilly(seed=1))`` gives a seeded, deterministic ~30 min hilly run
 with chest and sacrum IMU streams in true session time and per-second ground truth;
-``SimParams.flat()`` a steady run without climbs. Frames and signs: docs_conventions.md.
+``SimParams.flat()`` a steady run without climbs. Frames and signs: docs/conventions.md.
 """
 
 from breathform.sim.imu import SimImu

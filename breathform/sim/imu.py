@@ -103,7 +103,7 @@ def synthesize_imu(kin: Kinematics, segment: Segment, sensor: str, fs_hz: float,
     """Sample a sensor mounted on a segment.
 
     acc_g = mount^T R^T (a_world / g + [0, 0, 1]) and gyr = mount^T omega_body, with R the
-    segment orientation (docs_conventions.md), omega from the analytic Euler-rate map with
+    segment orientation (docs/conventions.md), omega from the analytic Euler-rate map with
     second-order finite differences of the Euler angles.
 
     Args:

@@ -1,6 +1,6 @@
 """Segment kinematics at any sample times: posture angles and bulk linear acceleration.
 
-Frames and signs follow docs_conventions.md: world x forward, y left, z up; each segment
+Frames and signs follow docs/conventions.md: world x forward, y left, z up; each segment
 frame equals the world frame in standing neutral; Euler angles are ZYX (yaw about z, then
 pitch about y, then roll about x), pitch + = the segment's top tips forward.
 """

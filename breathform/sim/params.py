@@ -13,7 +13,7 @@ from breathform.errors import InputError
 MountKind = Literal["random", "identity"]
 
 STAND_STILL_END_S = 10.0
-"""End of the still-standing vertical calibration (docs_conventions.md)."""
+"""End of the still-standing vertical calibration (docs/conventions.md)."""
 
 STAND_END_S = 40.0
 """End of the quiet-breathing resting calibration; walking starts here."""

@@ -20,7 +20,7 @@ TRUTH_FS_HZ = 100.0
 class GroundTruth:
     """Ground truth per whole second k, for the interval (k-1, k]; every array shape (n,).
 
-    Angles are relative to standing neutral (docs_conventions.md). Breathing values are
+    Angles are relative to standing neutral (docs/conventions.md). Breathing values are
     those of the breaths actually simulated; cadence and rate are exact counts of steps and
     breath cycles in the second (x 60).
 

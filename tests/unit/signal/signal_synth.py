@@ -1,4 +1,4 @@
-"""A small synthetic runner following docs_conventions.md (for signal/ unit tests only)."""
+"""A small synthetic runner following docs/conventions.md (for signal/ unit tests only)."""
 
 from __future__ import annotations
 

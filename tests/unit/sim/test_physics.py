@@ -50,7 +50,7 @@ def test_running_vertical_acc_has_impacts_and_braking(clean_run: SimRun) -> None
     acc = clean_run.sacrum.acc_g[_window(clean_run.sacrum.t_s, 150.0, 180.0)]
     assert acc[:, 2].max() > 2.0  # foot-strike peaks of 2-4 g
     assert acc[:, 2].min() < 0.4  # flight phase
-    # Braking while vertical force is high: negative covariance (docs_conventions.md).
+    # Braking while vertical force is high: negative covariance (docs/conventions.md).
     cov = np.cov(acc[:, 0], acc[:, 2])[0, 1]
     assert cov < 0.0
 
