@@ -18,6 +18,7 @@ from breathform import __version__
 from breathform import config as config_mod
 from breathform.errors import BreathformError
 from breathform.model import SessionInfo
+from breathform.sinks.base import add_sink_arguments
 
 if TYPE_CHECKING:
     from breathform.runtime import RunResult
@@ -54,6 +55,7 @@ def cmd_demo(args: argparse.Namespace, cfg: config_mod.Config, console: Console)
     from breathform.processing import SessionProcessor
     from breathform.runtime import run_session
     from breathform.sim.source import SimSource
+    from breathform.sinks.base import SinkContext, build_sinks
     from breathform.sinks.console import ConsoleView
     from breathform.sinks.live_console import LiveConsoleSink
     from breathform.store import SUFFIX, SessionWriter
@@ -76,7 +78,7 @@ def cmd_demo(args: argparse.Namespace, cfg: config_mod.Config, console: Console)
     writer = SessionWriter(path, info, config_mod.to_toml(cfg))
     view = ConsoleView(title=f"breathform demo — {sid}", session_path=str(path))
     proc = SessionProcessor(cfg, source.sensors)
-    sinks = []
+    sinks = build_sinks(args, SinkContext(info=info, cfg=cfg, console=console))
     if not args.quiet:
         c = proc.counters
         sinks.append(LiveConsoleSink(
@@ -103,6 +105,7 @@ def cmd_replay(args: argparse.Namespace, cfg: config_mod.Config, console: Consol
     from breathform.firmware_bridge.replay import ReplaySource
     from breathform.replay_compare import compare
     from breathform.runtime import run_session
+    from breathform.sinks.base import SinkContext, build_sinks
     from breathform.store import SUFFIX, SessionReader, SessionWriter, resolve_session
 
     path = resolve_session(args.session, _store_dir(args, cfg))
@@ -116,14 +119,16 @@ def cmd_replay(args: argparse.Namespace, cfg: config_mod.Config, console: Consol
         source = ReplaySource(reader)
         console.print(f"replaying {reader.info.session_id} ({source.n_packets} packets) {note}…")
         writer = None
+        sid = _new_session_id("replay")
+        info = SessionInfo(session_id=sid, started_utc_ns=time.time_ns(),
+                           source=source.name, software_version=__version__,
+                           sensors=source.sensors, runner_id=run_cfg.runner.id)
         if args.save:
-            sid = _new_session_id("replay")
-            info = SessionInfo(session_id=sid, started_utc_ns=time.time_ns(),
-                               source=source.name, software_version=__version__,
-                               sensors=source.sensors, runner_id=run_cfg.runner.id)
             writer = SessionWriter(path.parent / f"{sid}{SUFFIX}", info,
                                    config_mod.to_toml(run_cfg))
-        result = asyncio.run(run_session(source, run_cfg, writer=writer, speed=None))
+        sinks = build_sinks(args, SinkContext(info=info, cfg=run_cfg, console=console))
+        result = asyncio.run(run_session(source, run_cfg, writer=writer, sinks=sinks,
+                                         speed=args.speed))
         stored_m, stored_a = reader.metrics(), reader.alerts()
     rep = compare(stored_m, stored_a, result.metrics, result.alerts)
     console.print(f"recomputed {len(result.metrics)} s of metrics and {len(result.alerts)} "
@@ -190,8 +195,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "sinks); defaults are used for anything it leaves out")
     p.add_argument("--dir", help="session folder (overrides store.dir)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # The global options are accepted after the command too (`breathform replay S -c X`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-c", "--config", default=argparse.SUPPRESS,
+                        help="TOML config file (same as before the command)")
+    common.add_argument("--dir", default=argparse.SUPPRESS,
+                        help="session folder (same as before the command)")
 
-    d = sub.add_parser("demo", help="run the whole pipeline on a simulated hilly run",
+    d = sub.add_parser("demo", parents=[common],
+                       help="run the whole pipeline on a simulated hilly run",
                        description="Simulate a runner with two IMUs (Polar H10 on the chest, "
                        "Movesense on the sacrum) on a hilly route, stream their real packet "
                        "formats through the decoders, DSP and alert rules, show the live view "
@@ -205,9 +217,11 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--speed", type=float, default=None,
                    help="play at this multiple of real time (default: as fast as possible)")
     d.add_argument("--quiet", action="store_true", help="no live view, only the summary")
+    add_sink_arguments(d)
     d.set_defaults(func=cmd_demo)
 
-    r = sub.add_parser("replay", help="recompute metrics and alerts from a recorded session",
+    r = sub.add_parser("replay", parents=[common],
+                       help="recompute metrics and alerts from a recorded session",
                        description="Feed a session's stored raw packets through the same "
                        "decoders, DSP and alert rules. With the recorded config the result "
                        "must be identical to what the live run stored (exit 1 if not); with "
@@ -215,12 +229,17 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog=EPILOG)
     r.add_argument("session", help="session file, or id (a unique prefix is enough)")
     r.add_argument("--save", action="store_true", help="also write the result as a new session")
+    r.add_argument("--speed", type=float, default=None,
+                   help="pace the replay at this multiple of real time (default: as fast as "
+                   "possible), e.g. to feed live sinks")
+    add_sink_arguments(r)
     r.set_defaults(func=cmd_replay)
 
-    s = sub.add_parser("sessions", help="list recorded sessions", epilog=EPILOG)
+    s = sub.add_parser("sessions", parents=[common], help="list recorded sessions", epilog=EPILOG)
     s.set_defaults(func=cmd_sessions)
 
-    a = sub.add_parser("analyze", help="run the DSP on a CSV recording, print 1 Hz metrics",
+    a = sub.add_parser("analyze", parents=[common],
+                       help="run the DSP on a CSV recording, print 1 Hz metrics",
                        description="Input: CSV with header t_s,ax_g,ay_g,az_g and optional "
                        "gx_dps,gy_dps,gz_dps (time in seconds, acceleration in g, angular rate "
                        "in deg/s, uniformly sampled). Output (stdout): 1 Hz CSV; for --sensor "

@@ -25,9 +25,8 @@ from breathform.config import Config
 from breathform.model import Alert, Metrics, RawPacket, SensorInfo
 from breathform.processing import Counters, SessionProcessor
 from breathform.queues import DropOldestQueue, PacketQueue
+from breathform.sinks.base import Sink, SinkItem
 from breathform.store import SessionWriter
-
-SinkItem = Metrics | Alert | None
 
 
 class PacketSource(Protocol):
@@ -43,17 +42,6 @@ class PacketSource(Protocol):
 
     def context(self, t_s: float) -> dict[str, str]:
         """Extra text for the live view at session time ``t_s`` (e.g. simulator truth)."""
-        ...
-
-
-class Sink(Protocol):
-    """A live output with its own queue and task."""
-
-    name: str
-    queue_size: int
-
-    async def run(self, q: DropOldestQueue[SinkItem]) -> None:
-        """Drain ``q`` until a None item arrives."""
         ...
 
 

@@ -12,9 +12,8 @@ from rich.live import Live
 
 from breathform.model import Alert, Metrics
 from breathform.queues import DropOldestQueue
+from breathform.sinks.base import SinkItem
 from breathform.sinks.console import ConsoleView
-
-SinkItem = Metrics | Alert | None
 
 
 def _fmt(x: float, nd: int = 1) -> str:
