@@ -33,7 +33,10 @@ so every packet is mapped by the piece of the map that started at the previous p
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
+import operator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -148,6 +151,8 @@ def init_state(p: ClockParams) -> ClockState:
 
 
 def _map_rel(p: ClockParams, s: ClockState, t_rel: NDArray[np.float64]) -> NDArray[np.float64]:
+    # Every operation is elementwise, so an element's value does not depend on the array it
+    # sits in; step() relies on this to reuse one mapping for its checks.
     dt = np.maximum(t_rel - s.res_t0_s, 0.0)
     res = s.res_e0_s * np.exp(-dt / s.res_tau_s) if s.res_e0_s != 0.0 else 0.0
     return (s.out_ref_s + (t_rel + (s.fit_a_s + s.fit_drift * t_rel)) - p.latency_floor_s
@@ -177,17 +182,48 @@ def to_session(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64]
     return _map_rel(p, s, t - s.t_ref_dev_s)
 
 
-def _lower_hull(ts: tuple[float, ...], ys: tuple[float, ...]) -> list[tuple[float, float]]:
-    hull: list[tuple[float, float]] = []
-    for pt in zip(ts, ys, strict=True):
+def _push(hull: list[int], ts: tuple[float, ...], ys: tuple[float, ...], j: int) -> None:
+    """Add point j to a lower hull of indices (one step of Andrew's monotone chain)."""
+    x, y = ts[j], ys[j]
+    while len(hull) >= 2:
+        i1, i2 = hull[-2], hull[-1]
+        x1, y1, x2, y2 = ts[i1], ys[i1], ts[i2], ys[i2]
+        # pop the middle point unless it lies strictly below the chord
+        if (x2 - x1) * (y - y1) - (y2 - y1) * (x - x1) <= 0:
+            hull.pop()
+        else:
+            break
+    hull.append(j)
+
+
+@functools.lru_cache(maxsize=16)
+def _hull_indices(ts: tuple[float, ...], ys: tuple[float, ...]) -> tuple[int, ...]:
+    # _push inlined, on coordinate lists: this recomputes the whole hull at every new bin
+    hull: list[int] = []
+    hx: list[float] = []
+    hy: list[float] = []
+    for j, (x, y) in enumerate(zip(ts, ys, strict=True)):
         while len(hull) >= 2:
-            (x1, y1), (x2, y2) = hull[-2], hull[-1]
-            # pop the middle point unless it lies strictly below the chord
-            if (x2 - x1) * (pt[1] - y1) - (y2 - y1) * (pt[0] - x1) <= 0:
+            x1, y1, x2, y2 = hx[-2], hy[-2], hx[-1], hy[-1]
+            if (x2 - x1) * (y - y1) - (y2 - y1) * (x - x1) <= 0:
                 hull.pop()
+                hx.pop()
+                hy.pop()
             else:
                 break
-        hull.append(pt)
+        hull.append(j)
+        hx.append(x)
+        hy.append(y)
+    return tuple(hull)
+
+
+def _lower_hull(ts: tuple[float, ...], ys: tuple[float, ...]) -> list[int]:
+    """Indices of the lower convex hull of points sorted by ts."""
+    # The chain is sequential, so the hull of all bins is the hull of all but the last one
+    # plus one step; between new bins only the last bin changes, so that prefix hull is
+    # cached. Indices, not coordinates, are cached: equal keys give the same decisions.
+    hull = list(_hull_indices(ts[:-1], ys[:-1]))
+    _push(hull, ts, ys, len(ts) - 1)
     return hull
 
 
@@ -199,13 +235,13 @@ def _fit(p: ClockParams, ts: tuple[float, ...], ys: tuple[float, ...], prev_r: f
         if len(hull) >= 2:
             tm = sum(ts) / len(ts)
             i = 0
-            while i < len(hull) - 2 and hull[i + 1][0] < tm:
+            while i < len(hull) - 2 and ts[hull[i + 1]] < tm:
                 i += 1
-            (x1, y1), (x2, y2) = hull[i], hull[i + 1]
-            r = (y2 - y1) / (x2 - x1)
+            i1, i2 = hull[i], hull[i + 1]
+            r = (ys[i2] - ys[i1]) / (ts[i2] - ts[i1])
     rmax = p.max_drift_ppm * _PPM
     r = min(max(r, -rmax), rmax)
-    a = min(y - r * t for t, y in zip(ts, ys, strict=True))
+    a = min(map(operator.sub, ys, map(operator.mul, itertools.repeat(r), ts)))
     return a, r
 
 
@@ -223,10 +259,24 @@ def _anchor(p: ClockParams, s: ClockState, first_rel: float, t_obs_dev_s: float,
                    last_sample_s=-math.inf, n_resets=s.n_resets + int(is_reset))
 
 
-def _observe(p: ClockParams, s: ClockState, t_rel: float, t_rx_s: float) -> ClockState:
+def _observe(p: ClockParams, s: ClockState, t_rel: float, t_rx_s: float,
+             last_sample_s: float, last_out_s: float, mapped_obs: float | None) -> ClockState:
+    """Add an observation to the envelope, refit and build the next state.
+
+    Args:
+        p: Clock settings.
+        s: State the packet's samples were mapped with.
+        t_rel: Rel device time of the observation.
+        t_rx_s: Its receive time.
+        last_sample_s: ``last_sample_s`` of the next state.
+        last_out_s: ``last_out_s`` of the next state.
+        mapped_obs: ``_map_rel`` of ``t_rel`` under ``s`` if the caller has it, else None.
+    """
     y = (t_rx_s - s.out_ref_s) - t_rel
     bid = math.floor(t_rel / p.bin_s)
     ids, bt, by = s.bin_ids, s.bin_t_s, s.bin_y_s
+    a, r = s.fit_a_s, s.fit_drift
+    t0, e0, tau = s.res_t0_s, s.res_e0_s, s.res_tau_s
     changed = True
     if ids and ids[-1] == bid:
         if y < by[-1]:
@@ -239,17 +289,29 @@ def _observe(p: ClockParams, s: ClockState, t_rel: float, t_rx_s: float) -> Cloc
         k = 0
         while ids[k] <= keep_from:
             k += 1
-        ids, bt, by = ids[k:], bt[k:], by[k:]
-    s = replace(s, bin_ids=ids, bin_t_s=bt, bin_y_s=by, last_obs_s=t_rel, n_obs=s.n_obs + 1)
-    if not changed:
-        return s
-    a, r = _fit(p, bt, by, s.fit_drift)
-    t = np.array([t_rel])
-    current = float(_map_rel(p, s, t)[0])
-    target = s.out_ref_s + (t_rel + (a + r * t_rel)) - p.latency_floor_s
-    e0 = current - target
-    tau = max(p.slew_time_s, abs(e0) / (p.max_slew_ppm * _PPM))
-    return replace(s, fit_a_s=a, fit_drift=r, res_t0_s=t_rel, res_e0_s=e0, res_tau_s=tau)
+        if k:
+            ids, bt, by = ids[k:], bt[k:], by[k:]
+    if changed:
+        a, r = _fit(p, bt, by, r)
+        if mapped_obs is None:
+            mapped_obs = float(_map_rel(p, s, np.array([t_rel]))[0])
+        target = s.out_ref_s + (t_rel + (a + r * t_rel)) - p.latency_floor_s
+        e0 = mapped_obs - target
+        tau = max(p.slew_time_s, abs(e0) / (p.max_slew_ppm * _PPM))
+        t0 = t_rel
+    # one constructor call instead of a chain of dataclasses.replace: this runs per packet
+    return ClockState(anchored=s.anchored, t_ref_dev_s=s.t_ref_dev_s, out_ref_s=s.out_ref_s,
+                      bin_ids=ids, bin_t_s=bt, bin_y_s=by, fit_a_s=a, fit_drift=r,
+                      res_t0_s=t0, res_e0_s=e0, res_tau_s=tau, last_obs_s=t_rel,
+                      last_sample_s=last_sample_s, last_out_s=last_out_s, n_obs=s.n_obs + 1,
+                      n_resets=s.n_resets)
+
+
+def _check_times(t: NDArray[np.float64]) -> None:
+    if not bool(np.all(np.isfinite(t))):
+        raise InputError("t_dev_s must be finite")
+    if t.size > 1 and not bool(np.all(np.diff(t) > 0)):
+        raise InputError("t_dev_s must be strictly increasing")
 
 
 def step(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64], t_obs_dev_s: float,
@@ -278,29 +340,44 @@ def step(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64], t_obs_dev_
         raise InputError(f"t_dev_s must have shape (n,), got {t.shape}")
     if not (math.isfinite(t_obs_dev_s) and math.isfinite(t_rx_s)):
         raise InputError(f"t_obs_dev_s and t_rx_s must be finite, got {t_obs_dev_s}, {t_rx_s}")
-    if t.size and not np.all(np.isfinite(t)):
-        raise InputError("t_dev_s must be finite")
-    if t.size > 1 and not bool(np.all(np.diff(t) > 0)):
-        raise InputError("t_dev_s must be strictly increasing")
-    first_rel_obs = (float(t[0]) - t_obs_dev_s) if t.size else 0.0
+    n = t.shape[0]
+    t_first = t_last = 0.0
+    if n:
+        t_first, t_last = float(t[0]), float(t[-1])
+        # strictly increasing (NaN compares False) between finite ends => all finite; on
+        # failure, _check_times raises the specific error
+        if not (math.isfinite(t_first) and math.isfinite(t_last)
+                and (n == 1 or bool((t[1:] > t[:-1]).all()))):
+            _check_times(t)
+    first_rel_obs = (t_first - t_obs_dev_s) if n else 0.0
+    out: NDArray[np.float64] | None = None
     if not s.anchored:
         s = _anchor(p, s, first_rel_obs, t_obs_dev_s, t_rx_s, is_reset=False)
     else:
         t_rel = t_obs_dev_s - s.t_ref_dev_s
         y = (t_rx_s - s.out_ref_s) - t_rel
         y_pred = s.fit_a_s + s.fit_drift * t_rel
-        first_rel = (float(t[0]) - s.t_ref_dev_s) if t.size else t_rel
+        first_rel = (t_first - s.t_ref_dev_s) if n else t_rel
         reset = (force_reset or t_rel <= s.last_obs_s or first_rel <= s.last_sample_s
                  or abs(y - y_pred) > p.reset_thresh_s)
-        if not reset and t.size:
-            # guard against float rounding putting the first output at/below the last one
-            reset = float(_map_rel(p, s, np.array([first_rel]))[0]) <= s.last_out_s
+        if not reset and n:
+            # guard against float rounding putting the first output at/below the last one;
+            # out[0] is the map of first_rel under s
+            out = _map_rel(p, s, t - s.t_ref_dev_s)
+            reset = float(out[0]) <= s.last_out_s
         if reset:
+            out = None
             s = _anchor(p, s, first_rel_obs, t_obs_dev_s, t_rx_s, is_reset=True)
-    out = _map_rel(p, s, t - s.t_ref_dev_s)
-    if t.size:
-        s = replace(s, last_sample_s=float(t[-1]) - s.t_ref_dev_s, last_out_s=float(out[-1]))
-    s = _observe(p, s, t_obs_dev_s - s.t_ref_dev_s, t_rx_s)
+    if out is None:
+        out = _map_rel(p, s, t - s.t_ref_dev_s)
+    last_sample_s, last_out_s = s.last_sample_s, s.last_out_s
+    mapped_obs: float | None = None
+    if n:
+        last_sample_s, last_out_s = t_last - s.t_ref_dev_s, float(out[-1])
+        if t_last == t_obs_dev_s:
+            mapped_obs = last_out_s  # the observation is the last sample: already mapped
+    s = _observe(p, s, t_obs_dev_s - s.t_ref_dev_s, t_rx_s, last_sample_s, last_out_s,
+                 mapped_obs)
     return out, s
 
 

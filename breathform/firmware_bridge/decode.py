@@ -9,6 +9,7 @@ for anything a sensor (or random bytes) can send.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -21,6 +22,14 @@ from breathform.firmware_bridge.devices import movesense, polar_h10
 from breathform.model import DEVICE_KINDS, SENSOR_ROLES, HeartRate, ImuBlock, RawPacket
 
 _U32 = 2**32
+
+
+@functools.lru_cache(maxsize=32)
+def _sample_offsets_s(n: int, fs_hz: float) -> NDArray[np.float64]:
+    """Sample offsets i / fs_hz, i = 0..n-1, in s (read-only: shared between packets)."""
+    off = np.arange(n, dtype=np.float64) / fs_hz
+    off.setflags(write=False)
+    return off
 
 
 class SensorDecoder:
@@ -182,7 +191,7 @@ class SensorDecoder:
                 gap = lost > 0
         self._prev_ts, self._prev_raw_ms, self._prev_n = ts, raw, n
         base_s = (ts - self._ref_dev) / 1000.0
-        t_dev_s = base_s + np.arange(n, dtype=np.float64) / self.fs_hz
+        t_dev_s = base_s + _sample_offsets_s(n, self.fs_hz)
         t_obs_s = float(t_dev_s[-1])
         acc_g = units.mps2_to_g(imu.acc_mps2)
         return self._emit(pkt, t_dev_s, t_obs_s, gap, force_reset, lost, n, acc_g, imu.gyr_dps)

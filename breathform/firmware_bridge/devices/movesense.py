@@ -215,7 +215,7 @@ def decode_imu6(payload: bytes) -> Imu6Sample:
     n = body // _IMU6_SAMPLE_BYTES
     ts = int.from_bytes(payload[:4], "little")
     vals = np.frombuffer(payload, dtype="<f4", offset=_IMU6_HEADER).astype(np.float64)
-    if not np.all(np.isfinite(vals)):
+    if not np.isfinite(vals).all():
         raise DecodeError(None, "Movesense IMU6 payload holds a non-finite float")
     acc = vals[: 3 * n].reshape(n, 3)
     gyr = vals[3 * n:].reshape(n, 3)

@@ -11,6 +11,7 @@ by the caller (an impossible sample rate, samples that do not fit the frame type
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from collections.abc import Sequence
@@ -350,6 +351,42 @@ def encode_delta_acc_frame(timestamp_ns: int, samples: NDArray[np.integer], *,
     return bytes(out)
 
 
+@functools.lru_cache(maxsize=64)
+def _first_frame_offsets(n: int, fs_hz: float) -> tuple[int, ...]:
+    """round((n-1-i) * 1e9 / fs_hz) for i = 0..n-1, exactly, half to even."""
+    delta = Fraction(10**9) / Fraction(fs_hz)
+    # t_i = ts - (n-1-i)Δ exactly; round(Fraction) rounds half to even.
+    return tuple(round(k * delta) for k in range(n - 1, -1, -1))
+
+
+@functools.lru_cache(maxsize=64)
+def _one_to(n: int) -> NDArray[np.int64]:
+    k = np.arange(1, n + 1, dtype=np.int64)
+    k.setflags(write=False)
+    return k
+
+
+@functools.lru_cache(maxsize=1024)
+def _rounded_fractions(n: int, rem: int, q_odd: int) -> NDArray[np.int64]:
+    """c_k = round(k Q + k rem / n) - k Q for k = 1..n (half to even), given Q's parity.
+
+    Args:
+        n: Samples in the frame, >= 1.
+        rem: Remainder of the frame span divided by n, in [0, n).
+        q_odd: Parity of the quotient Q (0 or 1); it decides ties.
+
+    Returns:
+        Read-only int64 array, shape (n,).
+    """
+    k = _one_to(n)
+    fl, r = np.divmod(k * rem, n)
+    # a tie (2 r == n) goes to the even one of k Q + fl and k Q + fl + 1
+    odd = (fl + k * q_odd) & 1
+    c: NDArray[np.int64] = fl + (2 * r + odd > n)
+    c.setflags(write=False)
+    return c
+
+
 def sample_times_ns(timestamp_ns: int, n: int, fs_hz: float,
                     prev_timestamp_ns: int | None) -> NDArray[np.int64]:
     """Per-sample sensor times of a frame, as the Polar SDK computes them.
@@ -381,20 +418,19 @@ def sample_times_ns(timestamp_ns: int, n: int, fs_hz: float,
     if prev_timestamp_ns is None:
         if not (math.isfinite(fs_hz) and fs_hz > 0):
             raise InputError(f"fs_hz must be finite and > 0, got {fs_hz}")
-        delta = Fraction(10**9) / Fraction(fs_hz)
-        # t_i = ts - (n-1-i)Δ exactly; round(Fraction) rounds half to even.
-        offs = [round(k * delta) for k in range(n - 1, -1, -1)]
+        offs = _first_frame_offsets(n, fs_hz)
         return np.array([timestamp_ns - o for o in offs], dtype=np.int64)
     span = timestamp_ns - prev_timestamp_ns
     if prev_timestamp_ns < 0 or span <= 0:
         raise InputError(f"prev_timestamp_ns ({prev_timestamp_ns}) must be in "
                          f"[0, timestamp_ns={timestamp_ns})")
-    k = np.arange(1, n + 1, dtype=np.int64)
     if span < 2**62 // max(n, 1):
-        num = k * np.int64(span)
-        q, r = np.divmod(num, np.int64(n))
-        up = (2 * r > n) | ((2 * r == n) & (q % 2 == 1))
-        out: NDArray[np.int64] = np.int64(prev_timestamp_ns) + q + up.astype(np.int64)
+        # span = n Q + rem gives k span / n = k Q + k rem / n: the rounded part depends only
+        # on (n, rem, parity of Q), so it is cached; everything stays exact in int64
+        q, rem = divmod(span, n)
+        out: NDArray[np.int64] = _one_to(n) * q
+        out += _rounded_fractions(n, rem, q & 1)
+        out += prev_timestamp_ns
         return out
     vals = [prev_timestamp_ns + round(Fraction(i * span, n)) for i in range(1, n + 1)]
     return np.array(vals, dtype=np.int64)
