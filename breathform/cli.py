@@ -64,6 +64,8 @@ def cmd_demo(args: argparse.Namespace, cfg: config_mod.Config, console: Console)
         raise BreathformError(f"--minutes must be between 2 and 1440 (the run starts with a "
                               f"40-s calibration stand), got {args.minutes:g}")
     speed = 1.0 if args.realtime else args.speed
+    if getattr(args, "phone", False) and speed is None:
+        speed = 1.0  # the phone page is for watching: play at real time unless --speed
     if speed is not None and speed <= 0:
         raise BreathformError(f"--speed must be > 0, got {speed}")
     console.print(f"[bold]breathform demo[/]: simulating a {args.minutes:g}-min "
@@ -75,10 +77,12 @@ def cmd_demo(args: argparse.Namespace, cfg: config_mod.Config, console: Console)
     info = SessionInfo(session_id=sid, started_utc_ns=time.time_ns(), source="sim",
                        software_version=__version__, sensors=source.sensors,
                        runner_id=cfg.runner.id)
+    # sinks first: one that cannot start (e.g. a broker refusing the password) leaves no
+    # empty session behind
+    sinks = build_sinks(args, SinkContext(info=info, cfg=cfg, console=console))
     writer = SessionWriter(path, info, config_mod.to_toml(cfg))
     view = ConsoleView(title=f"breathform demo — {sid}", session_path=str(path))
     proc = SessionProcessor(cfg, source.sensors)
-    sinks = build_sinks(args, SinkContext(info=info, cfg=cfg, console=console))
     if not args.quiet:
         c = proc.counters
         sinks.append(LiveConsoleSink(
@@ -251,6 +255,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the sensor was worn")
     a.add_argument("-o", "--out", help="write the CSV here instead of stdout")
     a.set_defaults(func=cmd_analyze)
+
+    from breathform.cli_export import add_export_parser
+    add_export_parser(sub, common, EPILOG)  # export (CSV, Parquet, EDF+, BIDS-motion)
+
+    from breathform.cli_review import add_review_commands
+    add_review_commands(sub, common, EPILOG)  # push, dashboard, report
+
+    from breathform.cli_ble import register as register_ble
+    register_ble(sub, common, EPILOG)  # scan, run (live BLE sensors)
     return p
 
 

@@ -111,10 +111,85 @@ class ConsoleConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MqttConfig:
+    """The MQTT sink (``breathform.sinks.mqtt``; on with ``--mqtt``).
+
+    The password is never a config value (the config is stored in every session file):
+    it comes from the environment variable named by ``password_env`` or from
+    ``password_file``.
+
+    Attributes:
+        url: Broker, ``mqtt://`` (TCP), ``mqtts://`` (TLS), ``ws://`` or ``wss://``, with
+            an optional ``user@`` and port; ``--mqtt URL`` overrides it.
+        topic_prefix: Topics are ``<topic_prefix>/<runner id>/{alerts,metrics,status}``.
+        username: User name ("" = none, unless the URL has one).
+        password_env: Environment variable holding the password.
+        password_file: File holding the password ("" = none); used when the variable is
+            unset.
+        ca_file: PEM file of the CA to trust for TLS ("" = the system's CAs).
+        metrics: Publish the 1 Hz metrics (QoS 0) as well as the alerts.
+        alert_expiry_s: MQTT message expiry of an alert, counted from when it was raised.
+        alert_buffer: Alerts kept while the broker is away (oldest dropped beyond).
+        keepalive_s: MQTT keep-alive.
+        reconnect_min_s: First wait before reconnecting; doubles up to ``reconnect_max_s``.
+        reconnect_max_s: Longest wait between reconnection attempts.
+        drain_timeout_s: At the end of a run, how long to keep trying to deliver
+            pending alerts.
+    """
+
+    url: str = "mqtt://127.0.0.1:1883"
+    topic_prefix: str = "breathform"
+    username: str = ""
+    password_env: str = "BREATHFORM_MQTT_PASSWORD"
+    password_file: str = ""
+    ca_file: str = ""
+    metrics: bool = True
+    alert_expiry_s: float = 120.0
+    alert_buffer: float = 64.0
+    keepalive_s: float = 15.0
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 10.0
+    drain_timeout_s: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class InfluxConfig:
+    """The InfluxDB sink and ``breathform push`` (``breathform.sinks.influx``).
+
+    The token is never a config value (the config is stored in every session file): it
+    comes from the environment variable named by ``token_env`` or from ``token_file``.
+    Command-line options override these values.
+
+    Attributes:
+        bucket: Bucket, or ``database/retention-policy`` (InfluxDB 1.x).
+        org: Organisation (InfluxDB 2).
+        api: "v2" (``/api/v2/write`` via influxdb-client) or "v1" (``/write``, < 1.8).
+        token_env: Environment variable holding the token.
+        token_file: File holding the token ("" = none); used when the variable is unset.
+        batch_size: Points per write request.
+        flush_s: Longest time a point waits before it is sent (live).
+        spool_dir: Folder of the disk spool ("" = ``influx-spool`` in the session folder).
+        spool_max_mb: Bound of the spool; the oldest batches are dropped beyond it.
+    """
+
+    bucket: str = "breathform"
+    org: str = "breathform"
+    api: str = "v2"
+    token_env: str = "BREATHFORM_INFLUX_TOKEN"
+    token_file: str = ""
+    batch_size: float = 1000.0
+    flush_s: float = 1.0
+    spool_dir: str = ""
+    spool_max_mb: float = 64.0
+
+
+@dataclass(frozen=True, slots=True)
 class SinksConfig:
     """Live outputs."""
 
     console: ConsoleConfig = ConsoleConfig()
+    mqtt: MqttConfig = MqttConfig()
+    influx: InfluxConfig = InfluxConfig()
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +222,24 @@ _CHECKS: dict[str, tuple[Any, str]] = {
     "alerts.cooldown_s": (lambda v: 0 <= v <= 3600, "a number in [0, 3600]"),
     "alerts.min_quality": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
     "sinks.console.refresh_hz": (lambda v: 0.1 <= v <= 30, "a number in [0.1, 30]"),
+    "sinks.mqtt.url": (lambda v: v.split("://", 1)[0] in ("mqtt", "mqtts", "ws", "wss")
+                       and "://" in v, "a URL mqtt://, mqtts://, ws:// or wss://HOST[:PORT]"),
+    "sinks.mqtt.topic_prefix": (lambda v: 0 < len(v) <= 128 and not set(v) & set("+#\0")
+                                and not v.startswith("/") and not v.endswith("/"),
+                                "a non-empty MQTT topic without + # or a leading/trailing /"),
+    "sinks.mqtt.alert_expiry_s": (lambda v: 1 <= v <= 86400, "a number in [1, 86400]"),
+    "sinks.mqtt.alert_buffer": (lambda v: v == int(v) and 1 <= v <= 10000,
+                                "a whole number in [1, 10000]"),
+    "sinks.mqtt.keepalive_s": (lambda v: 5 <= v <= 3600, "a number in [5, 3600]"),
+    "sinks.mqtt.reconnect_min_s": (lambda v: 0.05 <= v <= 60, "a number in [0.05, 60]"),
+    "sinks.mqtt.reconnect_max_s": (lambda v: 0.05 <= v <= 600, "a number in [0.05, 600]"),
+    "sinks.mqtt.drain_timeout_s": (lambda v: 0 <= v <= 600, "a number in [0, 600]"),
+    "sinks.influx.bucket": (lambda v: 0 < len(v) <= 255, "a non-empty bucket name"),
+    "sinks.influx.api": (lambda v: v in ("v2", "v1"), "'v2' or 'v1'"),
+    "sinks.influx.batch_size": (lambda v: v == int(v) and 1 <= v <= 100000,
+                                "a whole number in [1, 100000]"),
+    "sinks.influx.flush_s": (lambda v: 0.05 <= v <= 60, "a number in [0.05, 60]"),
+    "sinks.influx.spool_max_mb": (lambda v: 0.001 <= v <= 100000, "a number in [0.001, 100000]"),
 }
 
 
@@ -262,5 +355,5 @@ def to_toml(cfg: Config) -> str:
 
 
 __all__ = ["Config", "RunnerConfig", "SensorConfig", "SensorsConfig", "AlertsConfig",
-           "StoreConfig", "SinksConfig", "ConsoleConfig", "load", "from_dict", "to_dict",
-           "to_toml", "field", "InputError"]
+           "StoreConfig", "SinksConfig", "ConsoleConfig", "MqttConfig", "InfluxConfig", "load",
+           "from_dict", "to_dict", "to_toml", "field", "InputError"]

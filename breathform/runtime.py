@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -66,7 +66,21 @@ class RunResult:
 
 
 async def _pump(source: PacketSource, q: PacketQueue, speed: float | None) -> None:
-    """Move batches from the source to the queue, paced when ``speed`` is set."""
+    """Move batches from the source to the queue, paced when ``speed`` is set.
+
+    A source with an ``abatches()`` async iterator (live BLE) is read through it instead
+    of ``batches()``; it paces itself.
+    """
+    abatches = getattr(source, "abatches", None)
+    if abatches is not None:
+        async for batch in abatches():
+            if batch:
+                if source.live:
+                    q.offer(batch)
+                else:
+                    await q.put(batch)
+        await q.put(None)
+        return
     t0_wall = time.monotonic()
     for batch in source.batches():
         if not batch:
@@ -85,9 +99,14 @@ async def _pump(source: PacketSource, q: PacketQueue, speed: float | None) -> No
 
 
 async def _process(proc: SessionProcessor, q: PacketQueue, writer: SessionWriter | None,
-                   sink_qs: Sequence[DropOldestQueue[SinkItem]], result: RunResult) -> None:
+                   sink_qs: Sequence[DropOldestQueue[SinkItem]], result: RunResult,
+                   take_events: Callable[[], list[tuple[float, str, str]]] | None = None
+                   ) -> None:
     while True:
         batch = await q.get()
+        if take_events is not None and writer is not None:
+            for ev in take_events():  # the source's own events (e.g. BLE link drops)
+                writer.add_event(*ev)
         if batch is None:
             break
         if writer is not None:
@@ -144,7 +163,8 @@ async def run_session(source: PacketSource, cfg: Config, *, writer: SessionWrite
             sink_tasks = [tg.create_task(s.run(sq)) for s, sq in zip(sinks, sink_qs,
                                                                        strict=True)]
             tg.create_task(_pump(source, q, speed))
-            await tg.create_task(_process(proc, q, writer, sink_qs, result))
+            await tg.create_task(_process(proc, q, writer, sink_qs, result,
+                                          getattr(source, "take_events", None)))
             for sq in sink_qs:
                 sq.offer(None)
             await asyncio.gather(*sink_tasks)
@@ -162,6 +182,10 @@ async def run_session(source: PacketSource, cfg: Config, *, writer: SessionWrite
                                                                     strict=True)}
         result.calibration = proc.calibration()
         if writer is not None:
+            take_events = getattr(source, "take_events", None)
+            if take_events is not None:  # what the source did while stopping
+                for ev in take_events():
+                    writer.add_event(*ev)
             writer.set_calibration(result.calibration)
             c = result.counters
             writer.set_meta("counters", f"packets={c.packets} decode_errors="

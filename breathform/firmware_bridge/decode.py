@@ -116,7 +116,8 @@ class SensorDecoder:
             if self.kind == "polar_h10":
                 if char == polar_h10.PMD_DATA_UUID:
                     return self._polar_data(pkt)
-                if char == polar_h10.HR_MEASUREMENT_UUID:
+                if char in (polar_h10.HR_MEASUREMENT_UUID,
+                            polar_h10.HR_MEASUREMENT_UUID_LEGACY):
                     m = polar_h10.decode_hr_measurement(pkt.payload)
                     return [HeartRate(t_s=pkt.t_rx_s, hr_bpm=float(m.hr_bpm), rr_ms=m.rr_ms)]
                 if char == polar_h10.PMD_CP_UUID:

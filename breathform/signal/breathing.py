@@ -13,13 +13,31 @@ impacts at the step frequency and sway at the stride frequency, with harmonics. 
 3. decimation to ~20 Hz (on absolute sample indices, so chunking does not matter) and a
    1.2 Hz low-pass; the three axes are kept in a trailing ring buffer.
 
-Each second the ring is projected on the calibrated forward axis (before that: its
-principal horizontal axis), and the rate is the peak of its Hann-windowed spectrum in
-0.1-1.15 Hz, weighted towards the previous estimate (plausible moves) and refined by
-parabolic interpolation. Quality = spectral concentration around the peak, reduced by
-gap-filled samples and near stride harmonics; below ``min_quality`` the rate is NaN.
-Depth = amplitude around the peak (corrected for the comb's gain) over the amplitude of
-the resting breath, calibrated during the quiet-breathing stand or given in Params.
+Each second the rate is tracked with a causal forward filter (an HMM over a grid of rates,
+6-60 bpm): the belief is diffused by a Gaussian random walk (``walk_sigma_bpm`` per second),
+mixed with a broad physiological prior (``prior_bpm``, weight ``prior_mix``, so that a wrong
+lock can be left; while striding the prior is centred on the commonest locomotor-respiratory
+coupling, ``breaths_per_stride`` = 1 breath per 2 strides, log-normal of width
+``coupling_sigma_log``), and multiplied by the spectral evidence of the second. The evidence is
+the Hann-windowed power of the ring summed over the three axes (mounting- and
+yaw-invariant), whitened by ``f ** whiten_exp`` up to ``whiten_knee_bpm`` (postural sway has
+a steep low-frequency spectrum that otherwise wins; flat above the knee so that a white
+noise floor does not pull the rate to the top of the grid), normalised to a distribution
+over the grid and tempered by ``evidence_temp`` (consecutive windows overlap: each
+second's evidence is mostly not new).
+While striding, rates above ``stride_ceiling`` breaths per stride are excluded: runners and
+walkers breathe at 2:1, 3:1, 3:2 ... strides per breath, rarely 1:1, and the stride's sway
+is the strongest rhythm left in the band. Confidence = the posterior mass within +-3 bpm of
+the posterior mean (rescaled by ``quality_mass``); the rate blends, by that confidence, the
+posterior mean (shrunk towards the prior when the evidence is weak) and the unwhitened
+spectrum's peak within ``local_bpm`` of the posterior's mode (precise when the breathing
+peak is clear). Quality = the confidence, times a dominance factor (the evidence's share
+within +-3 bpm of the rate, mapped by ``dominance``; a flat spectrum has ~0.11), reduced by
+gap-filled samples; below ``min_quality`` the rate is NaN (abstain rather than guess).
+Depth = amplitude at the rate along the calibrated forward axis (before that: the ring's
+principal horizontal axis), corrected for the comb's gain, over the amplitude of the
+resting breath, calibrated during the quiet-breathing stand (from the projection's own
+dominant peak and its concentration: no locomotion there) or given in Params.
 Inspiration onsets (troughs of the projected signal, i.e. the chest starting to rotate
 backwards) are detected with hysteresis and kept in State.
 """
@@ -51,8 +69,21 @@ class BreathParams:
         window_s: Trailing window of the spectral estimate.
         min_window_s: Shortest window before a first estimate.
         nfft: FFT length of the spectral estimate.
-        prior_sigma_hz: Width of the preference for the previous rate.
-        peak_halfwidth_hz: Half-width of the band counted as "the peak".
+        peak_halfwidth_hz: Half-width of the band counted as "the peak" (amplitude).
+        grid_bpm: Rate grid of the tracker (lowest, highest, step), bpm.
+        walk_sigma_bpm: Standard deviation of the rate's random walk per second.
+        prior_bpm: Mean and standard deviation of the physiological prior, bpm.
+        prior_mix: Weight of the prior mixed into the belief each second.
+        evidence_temp: Exponent of the spectral evidence (0..1).
+        whiten_exp: The power spectrum is multiplied by ``f ** whiten_exp``.
+        whiten_knee_bpm: Above this rate the whitening weight stays constant.
+        stride_ceiling: Highest breaths per stride considered while striding (0 = off).
+        breaths_per_stride: Centre of the prior while striding (2:1 coupling = 0.5).
+        coupling_sigma_log: Its width in log-rate (0 = use the resting prior throughout).
+        dominance: Share of the evidence's power within +-3 bpm of the rate mapped to a
+            quality factor of 0 and 1 (a flat spectrum gives ~0.11; (0, 0) = off).
+        local_bpm: Half-width of the search for the spectral peak around the belief's mode.
+        quality_mass: Posterior mass within +-3 bpm mapped to quality 0 and 1.
         min_quality: Below this quality the rate and depth are NaN.
         rest_amp_g: Resting breath amplitude (rms, g) from the runner's profile; when None
             it is calibrated from the quiet-breathing stand.
@@ -69,9 +100,21 @@ class BreathParams:
     window_s: float = 20.0
     min_window_s: float = 12.0
     nfft: int = 4096
-    prior_sigma_hz: float = 0.12
     peak_halfwidth_hz: float = 0.06
-    min_quality: float = 0.25
+    grid_bpm: tuple[float, float, float] = (6.0, 60.0, 0.25)
+    walk_sigma_bpm: float = 1.0
+    prior_bpm: tuple[float, float] = (25.0, 10.0)
+    prior_mix: float = 0.05
+    evidence_temp: float = 0.1
+    whiten_exp: float = 2.0
+    whiten_knee_bpm: float = 30.0
+    stride_ceiling: float = 0.7
+    local_bpm: float = 3.0
+    dominance: tuple[float, float] = (0.0, 0.12)
+    breaths_per_stride: float = 0.5
+    coupling_sigma_log: float = 0.3
+    quality_mass: tuple[float, float] = (0.15, 0.55)
+    min_quality: float = 0.3
     rest_amp_g: float | None = None
     rest_min_s: int = 5
     onset_hyst: float = 0.3
@@ -94,6 +137,28 @@ class BreathParams:
             raise InputError(f"rest_amp_g must be > 0, got {self.rest_amp_g}")
         if self.nfft < self.window_s * self.fs_d_hz:
             raise InputError(f"nfft={self.nfft} shorter than the window")
+        g0, g1, gd = self.grid_bpm
+        if not (0 < g0 < g1 and 0 < gd <= (g1 - g0) / 4 and g1 / 60.0 < 0.45 * self.fs_d_hz):
+            raise InputError(f"grid_bpm must be (lo, hi, step) with 0 < lo < hi below the "
+                             f"decimated Nyquist and step <= (hi - lo)/4, got {self.grid_bpm}")
+        if not (self.walk_sigma_bpm > 0 and self.prior_bpm[1] > 0
+                and 0 < self.prior_mix < 1 and 0 < self.evidence_temp <= 1):
+            raise InputError("need walk_sigma_bpm > 0, prior_bpm[1] > 0, 0 < prior_mix < 1 and "
+                             f"0 < evidence_temp <= 1, got {self.walk_sigma_bpm}, "
+                             f"{self.prior_bpm}, {self.prior_mix}, {self.evidence_temp}")
+        if not (self.breaths_per_stride > 0 and self.stride_ceiling >= 0
+                and self.coupling_sigma_log >= 0 and self.whiten_knee_bpm > 0):
+            raise InputError("need breaths_per_stride > 0, stride_ceiling >= 0, "
+                             "coupling_sigma_log >= 0 and whiten_knee_bpm > 0, got "
+                             f"{self.breaths_per_stride}, {self.stride_ceiling}, "
+                             f"{self.coupling_sigma_log}, {self.whiten_knee_bpm}")
+        d0, d1 = self.dominance
+        if not (d0 == d1 == 0 or 0 <= d0 < d1 <= 1):
+            raise InputError(f"dominance must be (0, 0) or satisfy 0 <= lo < hi <= 1, "
+                             f"got {self.dominance}")
+        if not 0 <= self.quality_mass[0] < self.quality_mass[1] <= 1:
+            raise InputError(f"quality_mass must satisfy 0 <= lo < hi <= 1, "
+                             f"got {self.quality_mass}")
 
     @property
     def decim(self) -> int:
@@ -137,6 +202,7 @@ class BreathState:
     ring: NDArray[np.float64]
     ring_filled: NDArray[np.bool_]
     n_valid: int
+    belief: NDArray[np.float64]
     f_prev_hz: float
     amp_prev_g: float
     still_run: int
@@ -206,7 +272,8 @@ def init_state(p: BreathParams) -> BreathState:
         comb_x=np.zeros((_pmax(p), 3)), comb_y=np.zeros((_pmax(p), 3)),
         zi_c=np.zeros((_sos_c(p).shape[0], 2, 3)),
         ring=np.zeros((nr, 3)), ring_filled=np.zeros(nr, bool), n_valid=0,
-        f_prev_hz=np.nan, amp_prev_g=np.nan, still_run=0, rest_sum_g=0.0, rest_n=0,
+        belief=_prior(p).copy(), f_prev_hz=np.nan, amp_prev_g=np.nan, still_run=0,
+        rest_sum_g=0.0, rest_n=0,
         rest_amp_g=rest, rest_final=p.rest_amp_g is not None,
         trk_mode=0, trk_v=0.0, trk_t_s=0.0,
         onsets_s=np.full(p.max_onsets, np.nan), n_onsets=0,
@@ -218,7 +285,8 @@ def reset_filters(p: BreathParams, s: BreathState) -> BreathState:
     fresh = init_state(p)
     return replace(fresh, rest_sum_g=s.rest_sum_g, rest_n=s.rest_n, rest_amp_g=s.rest_amp_g,
                    rest_final=s.rest_final or s.rest_n >= p.rest_min_s,
-                   onsets_s=s.onsets_s, n_onsets=s.n_onsets, f_prev_hz=s.f_prev_hz)
+                   onsets_s=s.onsets_s, n_onsets=s.n_onsets, f_prev_hz=s.f_prev_hz,
+                   belief=s.belief)
 
 
 def _comb(lam: float, x: NDArray[np.float64], hx: NDArray[np.float64],
@@ -281,20 +349,25 @@ def frame_step(p: BreathParams, s: BreathState, bf: BreathFrame
     quality = 0.0
     onsets: tuple[float, ...] = ()
     if axis is not None and n_valid >= p.min_window_s * p.fs_d_hz:
-        sig = ring[nr - n_valid:] @ axis
-        f_b, conc, amp = _spectral_peak(p, sig, s.f_prev_hz)
+        win = ring[nr - n_valid:]
+        belief, f_b, conf = _track(p, s.belief, win, bf.stride_s)
+        s = replace(s, belief=belief)
+        amp = _amplitude(p, win @ axis, f_b)
         filled_frac = float(ring_filled[nr - n_valid:].mean())
-        quality = float(np.clip((conc - 0.2) / 0.5, 0.0, 1.0)) * (1.0 - filled_frac)
+        quality = conf * (1.0 - filled_frac)
         if period > 0 and np.isfinite(f_b):
-            f_stride = 1.0 / bf.stride_s
-            k = max(1, round(f_b / f_stride))
-            if abs(f_b - k * f_stride) < 0.05:
-                quality *= 0.3
             amp = amp / max(comb_gain(p.comb_lambda, f_b, bf.stride_s), 0.2)
         if np.isfinite(f_b) and quality >= p.min_quality:
             rate = 60.0 * f_b
             s = replace(s, f_prev_hz=f_b)
-        s = _rest_update(p, s, bf, amp, quality)
+        if bf.still and not s.rest_final:
+            # the quiet stand has no locomotion: its calibration takes the projection's own
+            # dominant peak (concentration-based quality), not the tracker's belief
+            amp_r, conc = _dominant_amplitude(p, win @ axis)
+            q_r = float(np.clip((conc - 0.2) / 0.5, 0.0, 1.0)) * (1.0 - filled_frac)
+            s = _rest_update(p, s, bf, amp_r, q_r)
+        else:
+            s = _rest_update(p, s, bf, amp, quality)
         if quality >= p.min_quality and np.isfinite(s.rest_amp_g):
             depth = amp / s.rest_amp_g
         if np.isfinite(bf.forward[0]) and np.isfinite(s.amp_prev_g):
@@ -323,37 +396,112 @@ def _axis(bf: BreathFrame, ring: NDArray[np.float64]) -> NDArray[np.float64] | N
     return np.asarray(vecs[:, int(np.argmax(w))])
 
 
-def _spectral_peak(p: BreathParams, sig: NDArray[np.float64], f_prev: float
-                   ) -> tuple[float, float, float]:
+@lru_cache(maxsize=32)
+def _grid_hz(p: BreathParams) -> NDArray[np.float64]:
+    g0, g1, gd = p.grid_bpm
+    return np.arange(g0, g1 + 0.5 * gd, gd) / 60.0
+
+
+@lru_cache(maxsize=32)
+def _prior(p: BreathParams) -> NDArray[np.float64]:
+    g = _grid_hz(p) * 60.0
+    w = np.exp(-0.5 * ((g - p.prior_bpm[0]) / p.prior_bpm[1]) ** 2)
+    return np.asarray(w / w.sum())
+
+
+def _prior_now(p: BreathParams, stride_s: float) -> NDArray[np.float64]:
+    """The resting prior, or while striding the locomotor-coupling prior."""
+    if p.coupling_sigma_log <= 0 or not (np.isfinite(stride_s) and stride_s > 0):
+        return _prior(p)
+    f = _grid_hz(p)
+    mu = np.log(p.breaths_per_stride / stride_s)
+    w = np.exp(-0.5 * ((np.log(f) - mu) / p.coupling_sigma_log) ** 2)
+    return np.asarray(w / w.sum())
+
+
+@lru_cache(maxsize=32)
+def _walk_kernel(p: BreathParams) -> NDArray[np.float64]:
+    gd = p.grid_bpm[2]
+    half = int(np.ceil(4.0 * p.walk_sigma_bpm / gd))
+    k = np.exp(-0.5 * (np.arange(-half, half + 1) * gd / p.walk_sigma_bpm) ** 2)
+    return np.asarray(k / k.sum())
+
+
+def _track(p: BreathParams, belief: NDArray[np.float64], win: NDArray[np.float64],
+           stride_s: float) -> tuple[NDArray[np.float64], float, float]:
+    """One step of the forward filter; returns the belief, the rate (Hz) and the confidence."""
+    z = (win - win.mean(axis=0)) * _hann(win.shape[0])[:, None]
+    full = (np.abs(np.fft.rfft(z, p.nfft, axis=0)) ** 2).sum(axis=1)
+    f = _grid_hz(p)
+    spec = np.interp(f, np.fft.rfftfreq(p.nfft, 1.0 / p.fs_d_hz), full)
+    spec = spec * (np.minimum(f, p.whiten_knee_bpm / 60.0) / f[0]) ** p.whiten_exp
+    total = float(spec.sum())
+    pred = np.convolve(belief, _walk_kernel(p), mode="same")
+    pred = pred / pred.sum()
+    pred = (1.0 - p.prior_mix) * pred + p.prior_mix * _prior_now(p, stride_s)
+    if total > 0 and np.isfinite(total):
+        loglik = p.evidence_temp * np.log(spec / total + 1e-12)
+        if p.stride_ceiling > 0 and np.isfinite(stride_s) and stride_s > 0:
+            loglik = np.where(f > p.stride_ceiling / stride_s, -50.0, loglik)
+        post = pred * np.exp(loglik - loglik.max())
+        post = post / post.sum()
+    else:
+        post = pred
+    f_mean = float(post @ f)
+    near = np.abs(f - f_mean) * 60.0 <= 3.0
+    mass = float(post[near].sum())
+    q0, q1 = p.quality_mass
+    conf = float(np.clip((mass - q0) / (q1 - q0), 0.0, 1.0))
+    d0, d1 = p.dominance
+    if d1 > 0 and total > 0 and np.isfinite(total):
+        share = float(spec[near].sum()) / total
+        conf *= float(np.clip((share - d0) / (d1 - d0), 0.0, 1.0))
+    f_peak = _refined_peak(p, full, float(f[int(np.argmax(post))]))
+    # the whitened, tempered evidence locates a peak coarsely (and biased upwards); once the
+    # belief is confident the unwhitened spectrum's peak near its mode gives the rate
+    f_b = f_mean if not np.isfinite(f_peak) else conf * f_peak + (1.0 - conf) * f_mean
+    return np.asarray(post), f_b, conf
+
+
+def _refined_peak(p: BreathParams, full: NDArray[np.float64], f_mode: float) -> float:
+    """Parabolically refined maximum of ``full`` within ``local_bpm`` of ``f_mode``."""
+    df = p.fs_d_hz / p.nfft
+    half = max(1, int(p.local_bpm / 60.0 / df))
+    c = round(f_mode / df)
+    lo, hi = max(1, c - half), min(full.shape[0] - 1, c + half + 1)
+    if hi - lo < 3:
+        return float("nan")
+    i = lo + int(np.argmax(full[lo:hi]))
+    if not 0 < i < full.shape[0] - 1:
+        return float("nan")
+    a, b, cc = (float(np.log(v + 1e-30)) for v in full[i - 1:i + 2])
+    den = a - 2 * b + cc
+    delta = float(np.clip(0.5 * (a - cc) / den, -0.5, 0.5)) if den < 0 else 0.0
+    return (i + delta) * df
+
+
+def _dominant_amplitude(p: BreathParams, sig: NDArray[np.float64]) -> tuple[float, float]:
+    """Amplitude (rms) of the strongest peak in ``band_hz`` and its share of the band."""
+    w = _hann(sig.shape[0])
+    spec = np.abs(np.fft.rfft((sig - sig.mean()) * w, p.nfft)) ** 2
+    freqs = np.fft.rfftfreq(p.nfft, 1.0 / p.fs_d_hz)
+    band = (freqs >= p.band_hz[0]) & (freqs <= p.band_hz[1])
+    total = float(spec[band].sum())
+    if not total > 0:
+        return float("nan"), 0.0
+    f_b = float(freqs[band][int(np.argmax(spec[band]))])
+    pk = float(spec[band & (np.abs(freqs - f_b) <= p.peak_halfwidth_hz)].sum())
+    return float(np.sqrt(2.0 * pk / (p.nfft * float((w**2).sum())))), pk / total
+
+
+def _amplitude(p: BreathParams, sig: NDArray[np.float64], f_b: float) -> float:
+    """Rms amplitude of ``sig`` within ``peak_halfwidth_hz`` of ``f_b``."""
     n = sig.shape[0]
     w = _hann(n)
-    z = (sig - sig.mean()) * w
-    spec = np.abs(np.fft.rfft(z, p.nfft)) ** 2
+    spec = np.abs(np.fft.rfft((sig - sig.mean()) * w, p.nfft)) ** 2
     freqs = np.fft.rfftfreq(p.nfft, 1.0 / p.fs_d_hz)
-    lo, hi = p.band_hz
-    band = (freqs >= lo) & (freqs <= hi)
-    idx = np.flatnonzero(band)
-    pb = spec[idx]
-    total = float(pb.sum())
-    if total <= 0:
-        return np.nan, 0.0, np.nan
-    weight = np.ones_like(pb)
-    if np.isfinite(f_prev):
-        weight = 0.5 + 0.5 * np.exp(-0.5 * ((freqs[idx] - f_prev) / p.prior_sigma_hz) ** 2)
-    j = int(np.argmax(pb * weight))
-    i = int(idx[j])
-    df = freqs[1]
-    delta = 0.0
-    if 0 < j < idx.shape[0] - 1:
-        a, b, c = np.log(spec[i - 1] + 1e-30), np.log(spec[i]), np.log(spec[i + 1] + 1e-30)
-        den = a - 2 * b + c
-        if den < 0:
-            delta = float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
-    f_b = float(freqs[i] + delta * df)
-    near = np.abs(freqs[idx] - f_b) <= p.peak_halfwidth_hz
-    pk = float(pb[near].sum())
-    amp = float(np.sqrt(2.0 * pk / (p.nfft * float((w**2).sum()))))
-    return f_b, pk / total, amp
+    pk = float(spec[np.abs(freqs - f_b) <= p.peak_halfwidth_hz].sum())
+    return float(np.sqrt(2.0 * pk / (p.nfft * float((w**2).sum()))))
 
 
 @lru_cache(maxsize=16)

@@ -20,6 +20,9 @@ from rich.console import Console
 from breathform.config import Config
 from breathform.model import Alert, Metrics, SessionInfo
 from breathform.queues import DropOldestQueue
+from breathform.sinks.influx import InfluxSinkFactory
+from breathform.sinks.lsl import LslSinkFactory
+from breathform.sinks.phone_factories import MqttSinkFactory, PhoneSinkFactory
 
 SinkItem = Metrics | Alert | None
 
@@ -56,7 +59,8 @@ class SinkFactory(Protocol):
         ...
 
 
-FACTORIES: list[SinkFactory] = []
+FACTORIES: list[SinkFactory] = [InfluxSinkFactory(), MqttSinkFactory(), PhoneSinkFactory(),
+                                LslSinkFactory()]
 """Registered optional sinks, in the order their options appear in ``--help``."""
 
 

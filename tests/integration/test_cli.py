@@ -22,7 +22,8 @@ from breathform.store import SessionReader, list_sessions
 BF = [sys.executable, "-m", "breathform.cli"]
 
 
-@pytest.mark.parametrize("cmd", [[], ["demo"], ["replay"], ["sessions"], ["analyze"]])
+@pytest.mark.parametrize("cmd", [[], ["demo"], ["replay"], ["sessions"], ["analyze"], ["scan"],
+                                 ["run"]])
 def test_help_for_every_command(cmd, capsys):
     with pytest.raises(SystemExit) as e:
         main([*cmd, "--help"])
@@ -35,7 +36,7 @@ def test_help_for_every_command(cmd, capsys):
 def test_every_subcommand_has_help_text():
     p = build_parser()
     sub = next(a for a in p._actions if a.dest == "command")
-    assert set(sub.choices) == {"demo", "replay", "sessions", "analyze"}
+    assert {"demo", "replay", "sessions", "analyze", "scan", "run"} <= set(sub.choices)
     for action in sub._choices_actions:
         assert action.help
 

@@ -20,8 +20,10 @@ VECTORS = {v["name"]: v for v in json.loads(DATA.read_text())}
 
 
 def test_uuids_are_lowercase_128_bit() -> None:
-    assert P.HR_SERVICE_UUID == "0000180d-0000-1000-8000-00805f9a34fb"
-    assert P.HR_MEASUREMENT_UUID == "00002a37-0000-1000-8000-00805f9a34fb"
+    # 16-bit UUIDs on the Bluetooth base UUID 00000000-0000-1000-8000-00805F9B34FB
+    assert P.HR_SERVICE_UUID == "0000180d-0000-1000-8000-00805f9b34fb"
+    assert P.HR_MEASUREMENT_UUID == "00002a37-0000-1000-8000-00805f9b34fb"
+    assert P.BATTERY_LEVEL_UUID == "00002a19-0000-1000-8000-00805f9b34fb"
     for u in (P.PMD_SERVICE_UUID, P.PMD_CP_UUID, P.PMD_DATA_UUID):
         assert u == u.lower() and len(u) == 36 and u.endswith("-02e7-f387-1cad-8acd2d8df0c8")
 
