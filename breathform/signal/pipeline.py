@@ -24,6 +24,9 @@ from breathform.signal import sensors as sn
 
 _NONE = -(2**62)
 
+HR_LAG_S = 1.0
+"""Heart rate in the row for second k is the latest received at or before k - HR_LAG_S."""
+
 
 @dataclass(frozen=True, slots=True)
 class PipelineParams:
@@ -246,7 +249,11 @@ def _fuse(p: PipelineParams, s: PipelineState, k: int, c: sn.ChestSecond | None,
     if math.isfinite(cad) and math.isfinite(rate) and rate > 0:
         spb = cad / 2.0 / rate
     hr = nan
-    sel = np.flatnonzero((s.hr_t_s <= k) & (s.hr_t_s > k - p.hr_max_age_s))
+    # Heart rate received up to k - HR_LAG_S only: second k is emitted once IMU samples past
+    # k have arrived, and a heart-rate notification received just before k may be processed
+    # after them (clock-mapping error, batching). Lagging 1 s makes the choice independent
+    # of batching, so a replay gives the live values exactly.
+    sel = np.flatnonzero((s.hr_t_s <= k - HR_LAG_S) & (s.hr_t_s > k - p.hr_max_age_s))
     if sel.size:
         hr = float(s.hr_bpm[sel[-1]])
     return Metrics(t_s=float(k), rate_bpm=rate, depth_rel=depth, breath_quality=quality,

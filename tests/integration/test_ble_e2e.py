@@ -183,11 +183,9 @@ def test_the_recorded_session_replays_identically(outcome):
     rep = compare(stored_m, stored_a, res.metrics, res.alerts)
     assert rep.alerts_identical, rep.text
     assert len(res.metrics) == len(stored_m)
-    # hr_bpm is left out: the DSP picks "the latest heart rate at or before second k" from
-    # what has arrived when it emits second k, so with BLE timing jitter a heart-rate
-    # notification in the next batch can change it (a batching dependence of
-    # signal/pipeline.py, reported on the issue); everything else must match exactly
-    fields = [f for f in METRIC_FIELDS if f != "hr_bpm"]
+    # every field must match exactly, heart rate included (BLE timing jitter and different
+    # batching must not matter)
+    fields = list(METRIC_FIELDS)
     for a, b in zip(stored_m, res.metrics, strict=True):
         for f in fields:
             va, vb = getattr(a, f), getattr(b, f)
