@@ -37,6 +37,7 @@ class StepOutput:
     metrics: list[Metrics]
     alerts: list[Alert]
     events: list[tuple[float, str, str]]
+    blocks: list[ImuBlock] = field(default_factory=list)
 
 
 class SessionProcessor:
@@ -90,7 +91,7 @@ class SessionProcessor:
         if metrics:
             alerts, self.alert_state = alert_engine.step(self.alert_params, self.alert_state,
                                                          metrics)
-        return StepOutput(metrics, alerts, events)
+        return StepOutput(metrics, alerts, events, blocks)
 
     @property
     def climb(self) -> bool:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, cast
 
 from breathform.config import Config
 from breathform.model import Alert, Metrics, RawPacket, SensorInfo
@@ -99,7 +99,8 @@ async def _pump(source: PacketSource, q: PacketQueue, speed: float | None) -> No
 
 
 async def _process(proc: SessionProcessor, q: PacketQueue, writer: SessionWriter | None,
-                   sink_qs: Sequence[DropOldestQueue[SinkItem]], result: RunResult,
+                   sink_qs: Sequence[tuple[DropOldestQueue[SinkItem], bool]],
+                   result: RunResult,
                    take_events: Callable[[], list[tuple[float, str, str]]] | None = None
                    ) -> None:
     while True:
@@ -122,7 +123,11 @@ async def _process(proc: SessionProcessor, q: PacketQueue, writer: SessionWriter
             writer.maybe_commit()
         result.metrics.extend(out.metrics)
         result.alerts.extend(out.alerts)
-        for sq in sink_qs:
+        for sq, wants_blocks in sink_qs:
+            if wants_blocks:  # sinks that publish raw samples (LSL) get the IMU blocks too
+                bq = cast(DropOldestQueue[Any], sq)
+                for b in out.blocks:
+                    bq.offer(b)
             for m in out.metrics:
                 sq.offer(m)
             for a in out.alerts:
@@ -163,7 +168,9 @@ async def run_session(source: PacketSource, cfg: Config, *, writer: SessionWrite
             sink_tasks = [tg.create_task(s.run(sq)) for s, sq in zip(sinks, sink_qs,
                                                                        strict=True)]
             tg.create_task(_pump(source, q, speed))
-            await tg.create_task(_process(proc, q, writer, sink_qs, result,
+            await tg.create_task(_process(proc, q, writer, [
+                (sq, bool(getattr(snk, "wants_blocks", False)))
+                for snk, sq in zip(sinks, sink_qs, strict=True)], result,
                                           getattr(source, "take_events", None)))
             for sq in sink_qs:
                 sq.offer(None)

@@ -14,9 +14,8 @@ row's session time ``t_s``, so they line up with the sensors in real-time runs.
 
 :class:`SensorOutlets` publishes one stream per sensor (``<prefix>-chest``,
 ``<prefix>-sacrum``; type ``IMU``, nominal rate = the sensor's, channels ``acc_x..z`` in g
-and ``gyr_x..z`` in deg/s when present), fed with decoded :class:`ImuBlock` s. The live sink
-interface hands sinks only metrics and alerts, so the ``--lsl`` sink cannot publish them yet
-(see the module's tests for the outlets themselves).
+and ``gyr_x..z`` in deg/s when present), fed with decoded :class:`ImuBlock` s. The ``--lsl``
+sink publishes them live: it asks the runtime for the decoded blocks (``wants_blocks``).
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ import argparse
 import json
 import math
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -101,7 +100,8 @@ class LslSink:
     """
 
     name = "lsl"
-    queue_size = 512
+    queue_size = 4096  # ~30 s of two sensors' blocks plus the metrics
+    wants_blocks = True
 
     def __init__(self, session: SessionInfo, prefix: str = "breathform") -> None:
         pylsl = _pylsl()
@@ -119,12 +119,15 @@ class LslSink:
         except (RuntimeError, ValueError) as exc:
             raise SinkError(f"cannot create LSL outlets: {exc}") from exc
         self.t0_lsl_s = float(pylsl.local_clock())
+        self.sensors = SensorOutlets(session, session.sensors, prefix, self.t0_lsl_s)
         self.n_metrics = 0
         self.n_alerts = 0
 
-    def push(self, item: Metrics | Alert) -> None:
-        """Publish one metrics row or alert."""
-        if isinstance(item, Metrics):
+    def push(self, item: Metrics | Alert | ImuBlock) -> None:
+        """Publish one metrics row, alert or block of sensor samples."""
+        if isinstance(item, ImuBlock):
+            self.sensors.push_block(item)
+        elif isinstance(item, Metrics):
             self.metrics_outlet.push_sample(metrics_sample(item), self.t0_lsl_s + item.t_s)
             self.n_metrics += 1
         else:
@@ -137,7 +140,7 @@ class LslSink:
             item = await q.get()
             if item is None:
                 return
-            self.push(item)
+            self.push(cast("Metrics | Alert | ImuBlock", item))
 
 
 class SensorOutlets:
@@ -193,8 +196,9 @@ class LslSinkFactory:
         """Add the LSL options."""
         g = parser.add_argument_group("Lab Streaming Layer")
         g.add_argument("--lsl", action="store_true",
-                       help="publish the 1 Hz metrics and the alerts as LSL streams "
-                       "(<prefix>-metrics, <prefix>-alerts)")
+                       help="publish the sensors' samples, the 1 Hz metrics and the alerts as "
+                       "LSL streams (<prefix>-chest, <prefix>-sacrum, <prefix>-metrics, "
+                       "<prefix>-alerts)")
         g.add_argument("--lsl-prefix", default="breathform", metavar="NAME",
                        help="LSL stream name prefix (default breathform)")
 

@@ -52,6 +52,12 @@ def test_inlet_receives_a_live_demo(tmp_path: Path) -> None:
     demo.start()
     try:
         inlet = pylsl.StreamInlet(_resolve(f"{prefix}-metrics"), max_buflen=360)
+        chest = pylsl.StreamInlet(_resolve(f"{prefix}-chest"), max_buflen=360)
+        sacrum_info = _resolve(f"{prefix}-sacrum")
+        assert sacrum_info.type() == "IMU" and sacrum_info.channel_count() == 6
+        assert [c[0] for c in _channels(chest.info(timeout=10.0))] == [
+            "acc_x", "acc_y", "acc_z"]
+        chest.open_stream(timeout=10.0)
         alerts = pylsl.StreamInlet(_resolve(f"{prefix}-alerts"))
         info = inlet.info(timeout=10.0)
         assert info.type() == "Metrics" and info.nominal_srate() == 1.0
@@ -61,8 +67,11 @@ def test_inlet_receives_a_live_demo(tmp_path: Path) -> None:
         ainfo = alerts.info(timeout=10.0)
         assert ainfo.type() == "Markers" and ainfo.channel_format() == pylsl.cf_string
         rows: list[tuple[float, list[float]]] = []
+        n_chest = 0
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
+            chunk, _ = chest.pull_chunk(timeout=0.0)
+            n_chest += len(chunk)
             sample, ts = inlet.pull_sample(timeout=0.5)
             if sample is not None:
                 rows.append((ts, sample))
@@ -72,6 +81,8 @@ def test_inlet_receives_a_live_demo(tmp_path: Path) -> None:
         demo.join(timeout=120)
     assert rc == [0]
     assert len(rows) >= 20, f"received only {len(rows)} metrics rows"
+    # the chest outlet streamed its 200 Hz samples live (at least 20 s worth)
+    assert n_chest >= 20 * 200, f"received only {n_chest} chest samples"
     (path,) = tmp_path.glob("*.bfsession")
     with SessionReader(path) as r:
         stored = {m.t_s: m for m in r.metrics()}
