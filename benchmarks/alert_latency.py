@@ -107,7 +107,8 @@ def main() -> None:
             mcfg = MqttConfig(topic_prefix="bench")
             cfg = Config(alerts=AlertsConfig(cooldown_s=args.cooldown_s),
                          sinks=SinksConfig(mqtt=mcfg))
-            src = SimSource.create(cfg, duration_s=args.minutes * 60, seed=args.seed)
+            src = SimSource.create(cfg, duration_s=args.minutes * 60, seed=args.seed,
+                                   batch_s=0.05)  # live-like delivery, as `demo --speed`
             proc = TimedProcessor(cfg, src.sensors)
             sink = MqttSink(parse_broker_url(f"mqtt://127.0.0.1:{port}"), mcfg,
                             runner_id="r1", session_id="bench", started_utc_ns=0)

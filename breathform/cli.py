@@ -70,8 +70,9 @@ def cmd_demo(args: argparse.Namespace, cfg: config_mod.Config, console: Console)
         raise BreathformError(f"--speed must be > 0, got {speed}")
     console.print(f"[bold]breathform demo[/]: simulating a {args.minutes:g}-min "
                   f"{'flat' if args.flat else 'hilly'} run (seed {args.seed})…")
+    # paced runs get live-like small batches; as-fast-as-possible runs large ones
     source = SimSource.create(cfg, duration_s=args.minutes * 60.0, seed=args.seed,
-                              flat=args.flat)
+                              flat=args.flat, batch_s=0.5 if speed is None else 0.05)
     sid = _new_session_id("demo")
     path = _store_dir(args, cfg) / f"{sid}{SUFFIX}"
     info = SessionInfo(session_id=sid, started_utc_ns=time.time_ns(), source="sim",

@@ -52,9 +52,14 @@ class SimSource:
         self._truth_t = run.truth.t_s
 
     @classmethod
-    def create(cls, cfg: Config, *, duration_s: float, seed: int, flat: bool = False
-               ) -> SimSource:
-        """Simulate a run and its packets from the config's sensor rates."""
+    def create(cls, cfg: Config, *, duration_s: float, seed: int, flat: bool = False,
+               batch_s: float = 0.5) -> SimSource:
+        """Simulate a run and its packets from the config's sensor rates.
+
+        ``batch_s`` groups packets by receive time: large batches are efficient as fast as
+        possible; a paced (live-like) run should use small ones (e.g. 0.05 s) so the DSP sees
+        each packet about when a live run would.
+        """
         chest_fs = cfg.sensors.chest.rate_hz
         sacrum_fs = cfg.sensors.sacrum.rate_hz
         params = _params(duration_s=duration_s, seed=seed, flat=flat, chest_fs_hz=chest_fs,
@@ -64,7 +69,7 @@ class SimSource:
         packets = emit_packets(ep, run.chest.t_s, run.chest.acc_g, run.sacrum.t_s,
                                run.sacrum.acc_g, run.sacrum.gyr_dps, hr_t_s=run.hr_t_s,
                                hr_bpm=run.hr_bpm, rr_ms=run.rr_ms)
-        return cls(run, packets, chest_fs, sacrum_fs)
+        return cls(run, packets, chest_fs, sacrum_fs, batch_s=batch_s)
 
     def batches(self) -> Iterator[list[RawPacket]]:
         """Packets grouped by ``batch_s`` of receive time."""
