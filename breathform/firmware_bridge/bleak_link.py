@@ -23,7 +23,7 @@ from typing import Any
 
 from breathform.firmware_bridge.link import (
     Advertisement,
-    DisconnectCallback,
+    LinkBase,
     LinkError,
     NoAdapterError,
     NotifyCallback,
@@ -121,7 +121,7 @@ class BleakBackend:
         """Nothing to release: bleak owns no adapter state here."""
 
 
-class BleakLink:
+class BleakLink(LinkBase):
     """One bleak client connection.
 
     Args:
@@ -130,23 +130,10 @@ class BleakLink:
     """
 
     def __init__(self, backend: BleakBackend, address: str) -> None:
+        super().__init__(address)
         self._backend = backend
-        self._address = address
         self._client: Any = None
-        self._on_disconnect: DisconnectCallback | None = None
-        self._connected = False
         self._chars: set[str] = set()
-        self._callbacks: dict[str, NotifyCallback] = {}
-
-    @property
-    def address(self) -> str:
-        """The peer's address."""
-        return self._address
-
-    @property
-    def is_connected(self) -> bool:
-        """True while the link is up."""
-        return self._connected
 
     @property
     def mtu(self) -> int:
@@ -156,16 +143,6 @@ class BleakLink:
         with contextlib.suppress(Exception):
             return int(self._client.mtu_size)
         return 23
-
-    def set_disconnected_callback(self, callback: DisconnectCallback | None) -> None:
-        """Register the function called when the link drops."""
-        self._on_disconnect = callback
-
-    def _dropped(self, _client: Any) -> None:
-        was = self._connected
-        self._connected = False
-        if was and self._on_disconnect is not None:
-            self._on_disconnect()
 
     async def connect(self, timeout_s: float) -> None:
         """Connect (services are discovered by bleak on connect).

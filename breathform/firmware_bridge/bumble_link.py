@@ -23,7 +23,7 @@ from bumble.hci import Address
 
 from breathform.firmware_bridge.link import (
     Advertisement,
-    DisconnectCallback,
+    LinkBase,
     LinkError,
     NoAdapterError,
     NotifyCallback,
@@ -162,7 +162,7 @@ class BumbleBackend:
             self._transport = None
 
 
-class BumbleLink:
+class BumbleLink(LinkBase):
     """One connection from the backend's device to a peripheral.
 
     Args:
@@ -171,40 +171,17 @@ class BumbleLink:
     """
 
     def __init__(self, backend: BumbleBackend, address: str) -> None:
+        super().__init__(address)
         self._backend = backend
-        self._address = address
         self._peer_address = _address(address)
         self._conn: Connection | None = None
         self._peer: Peer | None = None
         self._chars: dict[str, Any] = {}
-        self._on_disconnect: DisconnectCallback | None = None
-        self._connected = False
-        self._callbacks: dict[str, NotifyCallback] = {}
-
-    @property
-    def address(self) -> str:
-        """The peer's address."""
-        return self._address
-
-    @property
-    def is_connected(self) -> bool:
-        """True while the link is up."""
-        return self._connected
 
     @property
     def mtu(self) -> int:
         """Negotiated ATT MTU."""
         return 23 if self._conn is None else int(self._conn.att_mtu)
-
-    def set_disconnected_callback(self, callback: DisconnectCallback | None) -> None:
-        """Register the function called when the link drops."""
-        self._on_disconnect = callback
-
-    def _dropped(self, *_: object) -> None:
-        was = self._connected
-        self._connected = False
-        if was and self._on_disconnect is not None:
-            self._on_disconnect()
 
     async def connect(self, timeout_s: float) -> None:
         """Connect, exchange the MTU and discover services and characteristics.

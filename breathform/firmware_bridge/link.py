@@ -102,6 +102,44 @@ def classify(name: str, service_uuids: tuple[str, ...] = ()) -> str | None:
     return None
 
 
+class LinkBase:
+    """State every GattLink implementation keeps, and the link-drop bookkeeping.
+
+    The peer's address, whether the link is up, the notification callbacks and the
+    callback for a dropped link.
+
+    Args:
+        address: The peer's address (or name), as given.
+    """
+
+    def __init__(self, address: str) -> None:
+        self._address = address
+        self._connected = False
+        self._on_disconnect: DisconnectCallback | None = None
+        self._callbacks: dict[str, NotifyCallback] = {}
+
+    @property
+    def address(self) -> str:
+        """The peer's address."""
+        return self._address
+
+    @property
+    def is_connected(self) -> bool:
+        """True while the link is up."""
+        return self._connected
+
+    def set_disconnected_callback(self, callback: DisconnectCallback | None) -> None:
+        """Register the function called when the link drops."""
+        self._on_disconnect = callback
+
+    def _dropped(self, *_: object) -> None:
+        """Mark the link down and tell the callback, once per drop."""
+        was = self._connected
+        self._connected = False
+        if was and self._on_disconnect is not None:
+            self._on_disconnect()
+
+
 class GattLink(Protocol):
     """One BLE connection to one peripheral, as the drivers use it."""
 
