@@ -2,9 +2,13 @@
 
 For every session folder in the data directory (default ``../shared/data/hexoskin`` relative
 to the repository), the 64 Hz chest accelerometer (``acceleration_{X,Y,Z}.wav``, int16 in
-units of 1/256 g) is written to a temporary CSV (``t_s,ax_g,ay_g,az_g``) and run through
-exactly the code path of ``breathform analyze --sensor chest`` (:func:`analyze_csv`). The
-1 Hz ``rate_bpm`` column is scored against the shirt's respiration-band breath events:
+units of 1/256 g) is written to a temporary CSV (``t_s,ax_g,ay_g,az_g``) and the ECG RR
+intervals (``RR_interval.csv``, units of 1/256 s) to another (``t_s,rr_ms``); both run through
+exactly the code path of ``breathform analyze --sensor chest --rr RR.csv``
+(:func:`analyze_csv`). Its 1 Hz columns give three rows: ``rate_acc_bpm`` (accelerometer
+only: the ``rate_bpm`` of ``analyze`` without ``--rr``), ``rate_rr_bpm`` (RR intervals only)
+and ``rate_bpm`` (the two fused). Each is scored against the shirt's respiration-band breath
+events:
 
     .venv/bin/python benchmarks/breathing_accuracy.py [--data DIR] [--no-neurokit] [--loso]
 
@@ -14,25 +18,30 @@ are scored from 60 s on (band transient), and not where the reference shows its 
 of firing on steps (two or more breath intervals under 0.8 s in the window). Activity per
 second from the shirt's cadence: >= 140 jog, 60-140 walk, else still.
 
-Per activity and pooled: MAE over the seconds the method reports, median absolute error,
-% of reported seconds within +-2 bpm, coverage (reported / scored seconds) and bias
-(mean estimate - reference). Beside breathform: the constant guess (the pooled mean of the
-reference, an oracle constant), neurokit2's respiration pipeline (``rsp_process``, acausal)
-on the first principal component of the band-passed accelerometer when neurokit2 is
-installed (``pip install neurokit2``), and the shirt's own rate from its respiration bands
-(``breathing_rate.wav``, not from the accelerometer) for scale. The "RR intervals" row is
-breathform's estimate from the ECG RR intervals alone (:mod:`breathform.signal.rr_respiration`).
+Per activity and pooled: MAE over the seconds the method reports, median absolute error, %
+of reported seconds within +-2 bpm, coverage (reported / scored seconds), bias (mean
+estimate - reference) and r, the correlation of estimate and reference over the reported
+seconds (near 0: the method does not follow the reference, whatever its MAE). Beside
+breathform: the constant guess (the pooled mean of the reference, an oracle constant),
+neurokit2's respiration pipeline (``rsp_process``, acausal) on the first principal component
+of the band-passed accelerometer when neurokit2 is installed (``pip install neurokit2``),
+and the shirt's own rate from its respiration bands (``breathing_rate.wav``, not from the
+accelerometer) for scale. "DSP fed the bands" is breathform's breathing tracker fed the
+thoracic band instead of the accelerometer (:func:`band_rate`): what the rate extraction
+reaches on a clean breathing waveform, i.e. the part of the error that is not the
+accelerometer's.
 
 ``--loso`` checks that the defaults were not tuned to single sessions: for each session, the
 best of a small grid of tracker parameters (:data:`LOSO_GRID`) is chosen on the other
 sessions (pooled MAE, penalised below 75 % coverage) and scored on the held-out one; the
-table pools the held-out scores.
+table pools the held-out scores (accelerometer only).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import io
 import math
 import sys
@@ -67,6 +76,7 @@ class Session:
     shirt_bpm: NDArray[np.float64]
     rr_t_s: NDArray[np.float64]
     rr_ms: NDArray[np.float64]
+    data_dir: Path
 
 
 def _col0(path: Path) -> NDArray[np.float64]:
@@ -114,11 +124,16 @@ def load_session(d: Path) -> Session:
     rr = np.loadtxt(d / "RR_interval.csv", delimiter=",", skiprows=1, ndmin=2)
     rr_ok = rr[:, 1] > 0
     return Session(d.name, float(fs), acc, t[keep], ref[keep], act[keep], shirt[keep],
-                   rr[rr_ok, 0], rr[rr_ok, 1] * 1000.0 / 256.0)
+                   rr[rr_ok, 0], rr[rr_ok, 1] * 1000.0 / 256.0, d)
 
 
-def breathform_rate(s: Session) -> NDArray[np.float64]:
-    """Run the ``breathform analyze --sensor chest`` code path; rate at the scored seconds."""
+def breathform_rates(s: Session) -> dict[str, NDArray[np.float64]]:
+    """Run ``breathform analyze --sensor chest --rr RR.csv``; rates at the scored seconds.
+
+    Returns:
+        ``fused`` (the ``rate_bpm`` column), ``acc`` (``rate_acc_bpm``: exactly the output of
+        ``analyze --sensor chest`` without ``--rr``) and ``rr`` (``rate_rr_bpm``).
+    """
     from breathform.analyze import analyze_csv
     from breathform.config import Config
 
@@ -129,12 +144,18 @@ def breathform_rate(s: Session) -> NDArray[np.float64]:
             fh.write("t_s,ax_g,ay_g,az_g\n")
             np.savetxt(fh, np.column_stack((t, s.acc_g)), delimiter=",",
                        fmt=("%.6f", "%.6g", "%.6g", "%.6g"))
+        rr_path = Path(tmp) / f"{s.name}_rr.csv"
+        with rr_path.open("w", encoding="utf-8") as fh:
+            fh.write("t_s,rr_ms\n")
+            np.savetxt(fh, np.column_stack((s.rr_t_s, s.rr_ms)), delimiter=",",
+                       fmt=("%.8f", "%.5f"))  # exact for 1/256-s units
         out = io.StringIO()
-        analyze_csv(path, sensor="chest", out=out, cfg=Config())
+        analyze_csv(path, sensor="chest", out=out, cfg=Config(), rr_path=rr_path)
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     tt = np.array([float(r["t_s"]) for r in rows])
-    rate = np.array([float(r["rate_bpm"]) for r in rows])
-    return _at(tt, rate, s.t_ref_s)
+    return {k: _at(tt, np.array([float(r[c]) for r in rows]), s.t_ref_s)
+            for k, c in (("fused", "rate_bpm"), ("acc", "rate_acc_bpm"),
+                         ("rr", "rate_rr_bpm"))}
 
 
 def _at(tt: NDArray[np.float64], v: NDArray[np.float64], t: NDArray[np.float64]
@@ -152,10 +173,13 @@ LOSO_GRID: tuple[dict[str, float], ...] = tuple(
 
 
 def breathform_rate_with(s: Session, overrides: dict[str, float]) -> NDArray[np.float64]:
-    """The same chest DSP as ``analyze`` with some breathing parameters overridden."""
+    """The same chest DSP as ``analyze`` with some breathing (or tracker) parameters changed."""
     from breathform.signal import breathing, regrid, sensors
 
-    bp = breathing.BreathParams(s.fs_hz, **overrides)  # type: ignore[arg-type]
+    names = {f.name for f in dataclasses.fields(breathing.RateTracker)}
+    tracker = breathing.RateTracker(**{k: v for k, v in overrides.items() if k in names})
+    rest = {k: v for k, v in overrides.items() if k not in names}
+    bp = breathing.BreathParams(s.fs_hz, tracker=tracker, **rest)  # type: ignore[arg-type]
     p = sensors.ChestParams(s.fs_hz, breath=bp)
     t = np.arange(s.acc_g.shape[0]) / s.fs_hz
     rows, _ = sensors.chest_samples_step(p, sensors.init_chest(p),
@@ -182,12 +206,31 @@ def loso_rate(sessions: list[Session]) -> list[NDArray[np.float64]]:
     return out
 
 
-def rr_rate(s: Session) -> NDArray[np.float64]:
-    """breathform's RR-interval (respiratory sinus arrhythmia) estimate, causal."""
-    from breathform.signal import rr_respiration as rr
+def band_rate(s: Session) -> NDArray[np.float64]:
+    """The breathing tracker fed the shirt's thoracic band instead of the accelerometer.
 
-    r = rr.estimate(rr.RrParams(), s.rr_t_s, s.rr_ms, float(s.t_ref_s[-1]))
-    return _at(r.t_s, r.rate_bpm, s.t_ref_s)
+    Not an accelerometer method: it bounds what the rate extraction (tracker, abstention)
+    reaches on a clean breathing waveform, apart from what the accelerometer senses. The
+    band (128 Hz) is resampled to the accelerometer's rate, scaled to a 0.01 g rms tilt
+    along a fixed forward axis and fed as a still, non-striding chest.
+    """
+    from scipy.signal import resample_poly
+
+    from breathform.signal import breathing, frames, regrid
+
+    fb, band = wavfile.read(s.data_dir / "respiration_thoracic.wav")
+    x = resample_poly(np.asarray(band, dtype=np.float64), round(s.fs_hz), int(fb))
+    x = 0.01 * (x - np.median(x)) / np.std(x)
+    acc = np.zeros((x.size, 3))
+    acc[:, 2] = 1.0
+    acc[:, 0] += x
+    t = np.arange(x.size) / s.fs_hz
+    fr, _ = frames.push(frames.init_framer(), regrid.samples_from_arrays(t, acc, None), False)
+    up, fwd = np.array([0.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0])
+    rows = breathing.run_batch(breathing.BreathParams(s.fs_hz),
+                               [breathing.BreathFrame(f, up, fwd, math.nan, True) for f in fr])
+    return _at(np.array([r.t_s for r in rows]), np.array([r.rate_bpm for r in rows]),
+               s.t_ref_s)
 
 
 def neurokit_rate(s: Session) -> NDArray[np.float64]:
@@ -208,16 +251,19 @@ def neurokit_rate(s: Session) -> NDArray[np.float64]:
 
 
 def score(est: NDArray[np.float64], ref: NDArray[np.float64]) -> dict[str, float]:
-    """MAE, median error, % within 2 bpm, coverage and bias over the reported seconds."""
+    """MAE, median error, % within 2 bpm, coverage, bias and correlation (reported seconds)."""
     ok = np.isfinite(est)
     n = len(ref)
     if not ok.any():
         return {"mae": math.nan, "med": math.nan, "w2": math.nan,
-                "cov": 0.0 if n else math.nan, "bias": math.nan, "n": n}
+                "cov": 0.0 if n else math.nan, "bias": math.nan, "r": math.nan, "n": n}
     e = est[ok] - ref[ok]
+    r = math.nan
+    if ok.sum() > 2 and np.ptp(est[ok]) > 1e-9 and np.ptp(ref[ok]) > 1e-9:
+        r = float(np.corrcoef(est[ok], ref[ok])[0, 1])
     return {"mae": float(np.mean(np.abs(e))), "med": float(np.median(np.abs(e))),
             "w2": 100.0 * float(np.mean(np.abs(e) <= 2.0)),
-            "cov": 100.0 * ok.sum() / n, "bias": float(np.mean(e)), "n": n}
+            "cov": 100.0 * ok.sum() / n, "bias": float(np.mean(e)), "r": r, "n": n}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,8 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     if not dirs:
         print(f"no sessions (folders with inspiration.csv) in {args.data}", file=sys.stderr)
         return 2
-    methods: dict[str, Callable[[Session], NDArray[np.float64]]] = {
-        "breathform": breathform_rate, "breathform RR intervals": rr_rate}
+    methods: dict[str, Callable[[Session], NDArray[np.float64]]] = {}
     if not args.no_neurokit:
         try:
             import neurokit2  # noqa: F401
@@ -245,9 +290,15 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             print("neurokit2 not installed: pip install neurokit2 (row left out)")
     sessions = [load_session(d) for d in dirs]
-    est: dict[str, list[NDArray[np.float64]]] = {m: [] for m in methods}
-    secs: dict[str, float] = {m: 0.0 for m in methods}
+    bf_rows = {"acc": "breathform acc only", "rr": "breathform RR only",
+               "fused": "breathform fused acc+RR"}
+    est: dict[str, list[NDArray[np.float64]]] = {m: [] for m in (*bf_rows.values(), *methods)}
+    secs: dict[str, float] = {"breathform analyze --rr": 0.0, **{m: 0.0 for m in methods}}
     for s in sessions:
+        t0 = time.perf_counter()
+        for k, v in breathform_rates(s).items():
+            est[bf_rows[k]].append(v)
+        secs["breathform analyze --rr"] += time.perf_counter() - t0
         for m, fn in methods.items():
             t0 = time.perf_counter()
             est[m].append(fn(s))
@@ -260,27 +311,28 @@ def main(argv: list[str] | None = None) -> int:
     rows.update({m: np.concatenate(v) for m, v in est.items()})
     if args.loso:
         rows["breathform LOSO-tuned"] = np.concatenate(loso_rate(sessions))
+    rows["DSP fed the bands"] = np.concatenate([band_rate(s) for s in sessions])
     rows["shirt bands (ref. scale)"] = np.concatenate([s.shirt_bpm for s in sessions])
     rec_s = sum(s.acc_g.shape[0] / s.fs_hz for s in sessions)
     print(f"sessions: {', '.join(s.name for s in sessions)} from {args.data}")
     print("scored seconds: " + ", ".join(
         f"{a} {int((act == i).sum())}" for i, a in enumerate(ACTIVITIES))
         + f", all {len(ref)}")
-    for m in methods:
-        print(f"{m}: {secs[m]:.1f} s for {rec_s / 60:.0f} min of recording")
-    hdr = f"{'activity':8} {'method':26} {'MAE':>6} {'median':>6} {'<=2bpm%':>7} " \
-          f"{'cover%':>6} {'bias':>6}"
+    for m, sec in secs.items():
+        print(f"{m}: {sec:.1f} s for {rec_s / 60:.0f} min of recording")
+    hdr = f"{'activity':8} {'method':27} {'MAE':>6} {'median':>6} {'<=2bpm%':>7} " \
+          f"{'cover%':>6} {'bias':>6} {'r':>5}"
     print(hdr)
     print("-" * len(hdr))
     groups = [(a, act == i) for i, a in enumerate(ACTIVITIES)] + [("all", act >= 0)]
     for a, sel in groups:
         for m, e in rows.items():
             r = score(e[sel], ref[sel])
-            print(f"{a:8} {m:26} {r['mae']:6.2f} {r['med']:6.2f} {r['w2']:7.1f} "
-                  f"{r['cov']:6.1f} {r['bias']:+6.2f}")
+            print(f"{a:8} {m:27} {r['mae']:6.2f} {r['med']:6.2f} {r['w2']:7.1f} "
+                  f"{r['cov']:6.1f} {r['bias']:+6.2f} {r['r']:5.2f}")
     if args.per_session:
         print("per session (breathform, all activities):")
-        for s, e in zip(sessions, est["breathform"], strict=True):
+        for s, e in zip(sessions, est[bf_rows["acc"]], strict=True):
             r = score(e, s.ref_bpm)
             print(f"  {s.name}: MAE {r['mae']:.2f} cover {r['cov']:.1f}% n {r['n']}")
     return 0

@@ -1,23 +1,37 @@
-"""How many times faster than real time a two-sensor session replays.
+"""How many times faster than real time a two-sensor session replays, next to neurokit2.
 
 Simulates a run (default 60 min, Polar H10 chest ACC 200 Hz + Movesense sacrum IMU6
-104 Hz), encodes it into the device packets, writes them to a session file, then times
+208 Hz), encodes it into the device packets, writes them to a session file, then times
 `breathform replay`'s path: stored packets -> decoders -> DSP -> alert rules (the same
-SessionProcessor the live run uses). Prints seconds and x real time.
+SessionProcessor the live run uses). In the same run it times neurokit2's `rsp_process`
+(breathing only: clean, peaks, rate, amplitude) on a signal of the same length and rate
+(the simulated chest accelerometer's vertical axis), so the two figures share the
+machine's load. Prints seconds, x real time and the ratio.
 
     .venv/bin/python benchmarks/replay_speed.py [--minutes 60] [--seed 1] [--repeat 3]
+        [--sacrum-hz 208] [--no-neurokit] [--profile N]
+
+``--profile N`` also runs cProfile over one replay and prints the N functions with the
+most own time (what issue 9's "profile and fix" looks at).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
+import pstats
 import statistics
 import tempfile
 import time
+import warnings
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from breathform import __version__
-from breathform.config import Config, to_toml
+from breathform.config import Config, SensorConfig, SensorsConfig, to_toml
 from breathform.firmware_bridge.replay import ReplaySource
 from breathform.model import SessionInfo
 from breathform.processing import SessionProcessor
@@ -25,43 +39,118 @@ from breathform.sim.source import SimSource
 from breathform.store import SessionReader, SessionWriter
 
 
+def _replay_once(path: Path, cfg: Config) -> tuple[float, int, int]:
+    with SessionReader(path) as r:
+        source = ReplaySource(r)
+        t0 = time.perf_counter()
+        proc = SessionProcessor(cfg, source.sensors)
+        n_metrics = n_alerts = 0
+        for batch in source.batches():
+            out = proc.feed(batch)
+            n_metrics += len(out.metrics)
+            n_alerts += len(out.alerts)
+        return time.perf_counter() - t0, n_metrics, n_alerts
+
+
+def _decode_once(path: Path) -> tuple[float, float]:
+    """Read the store, then the same packets through the device decoders alone.
+
+    Returns:
+        Seconds reading the store, seconds decoding (decoders + clock alignment).
+    """
+    from breathform.firmware_bridge.decode import SensorDecoder
+
+    with SessionReader(path) as r:
+        t0 = time.perf_counter()
+        packets = list(r.iter_raw())
+        t1 = time.perf_counter()
+        decs = {s.role: SensorDecoder(s.role, s.kind, s.fs_hz) for s in r.info.sensors}
+        for p in packets:
+            decs[p.sensor].feed(p)
+        return t1 - t0, time.perf_counter() - t1
+
+
+def _neurokit_once(signal: np.ndarray, fs_hz: float) -> float:
+    import neurokit2 as nk
+
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nk.rsp_process(signal, sampling_rate=int(fs_hz))
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--repeat", type=int, default=3, help="timed replays (median reported)")
+    ap.add_argument("--repeat", type=int, default=3, help="timed runs of each (median)")
+    ap.add_argument("--sacrum-hz", type=float, default=208.0, choices=(52.0, 104.0, 208.0))
+    ap.add_argument("--no-neurokit", action="store_true", help="skip the neurokit2 row")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="also cProfile one replay and print the top N functions")
     args = ap.parse_args()
-    cfg = Config()
+    base = Config()
+    cfg = replace(base, sensors=SensorsConfig(
+        chest=base.sensors.chest,
+        sacrum=SensorConfig(kind="movesense", rate_hz=args.sacrum_hz, range_g=8.0)))
     t0 = time.perf_counter()
     src = SimSource.create(cfg, duration_s=args.minutes * 60, seed=args.seed)
     t_sim = time.perf_counter() - t0
+    chest_fs = cfg.sensors.chest.rate_hz
+    rsp_signal = np.ascontiguousarray(src.run.chest.acc_g[:, 2], dtype=np.float64)
+    dur_s = args.minutes * 60
+    print(f"session: {args.minutes:g} min simulated, chest {chest_fs:g} Hz ACC (Polar H10 "
+          f"PMD frames) + sacrum {args.sacrum_hz:g} Hz IMU6 (Movesense), "
+          f"{len(src.packets)} packets (simulation + encoding took {t_sim:.1f} s)")
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "bench.bfsession"
         w = SessionWriter(path, SessionInfo("bench", 0, "sim", __version__, src.sensors),
                           to_toml(cfg))
         w.add_raw(src.packets)
         w.close()
-        times, n_metrics, n_alerts = [], 0, 0
-        for _ in range(args.repeat):
-            with SessionReader(path) as r:
-                source = ReplaySource(r)
-                t0 = time.perf_counter()
-                proc = SessionProcessor(cfg, source.sensors)
-                n_metrics = n_alerts = 0
-                for batch in source.batches():
-                    out = proc.feed(batch)
-                    n_metrics += len(out.metrics)
-                    n_alerts += len(out.alerts)
-                times.append(time.perf_counter() - t0)
-    dur_s = args.minutes * 60
-    med = statistics.median(times)
-    print(f"session: {args.minutes:g} min simulated, chest 200 Hz ACC (Polar H10 PMD frames) + "
-          f"sacrum 104 Hz IMU6 (Movesense), {len(src.packets)} packets "
-          f"(simulation + encoding took {t_sim:.1f} s)")
-    print(f"replay (read store + decode + DSP + alerts): median of {args.repeat}: "
-          f"{med:.2f} s for {dur_s:.0f} s of data = {dur_s / med:.0f}x real time "
-          f"[runs: {', '.join(f'{t:.2f}' for t in times)} s]")
-    print(f"output: {n_metrics} s of metrics, {n_alerts} alerts")
+        del src
+        ours: list[float] = []
+        nk: list[float] = []
+        n_metrics = n_alerts = 0
+        for _ in range(args.repeat):  # interleaved: both see the same machine load
+            t, n_metrics, n_alerts = _replay_once(path, cfg)
+            ours.append(t)
+            if not args.no_neurokit:
+                nk.append(_neurokit_once(rsp_signal, chest_fs))
+        med = statistics.median(ours)
+        print(f"replay (read store + decode + DSP + alerts): median of {args.repeat}: "
+              f"{med:.2f} s for {dur_s:.0f} s of data = {dur_s / med:.0f}x real time "
+              f"[runs: {', '.join(f'{t:.2f}' for t in ours)} s]")
+        print(f"output: {n_metrics} s of metrics, {n_alerts} alerts")
+        t_read, t_dec = _decode_once(path)
+        print(f"breakdown (one more pass): reading the store {t_read:.2f} s "
+              f"({100 * t_read / med:.0f} %), decoders + clock alignment {t_dec:.2f} s "
+              f"({100 * t_dec / med:.0f} %), the rest (DSP + alerts) "
+              f"{med - t_read - t_dec:.2f} s ({100 * (med - t_read - t_dec) / med:.0f} %)")
+        if nk:
+            nk_med = statistics.median(nk)
+            print(f"neurokit2 {_nk_version()} rsp_process (breathing only) on {dur_s:.0f} s "
+                  f"of a {chest_fs:g} Hz signal ({rsp_signal.size} samples): median of "
+                  f"{args.repeat}: {nk_med:.2f} s = {dur_s / nk_med:.0f}x real time "
+                  f"[runs: {', '.join(f'{t:.2f}' for t in nk)} s]")
+            print(f"ratio: the whole breathform pipeline (2 sensors) takes "
+                  f"{med / nk_med:.2f}x the time neurokit2 takes for breathing alone "
+                  f"({'faster' if med < nk_med else 'slower'})")
+        if args.profile:
+            prof = cProfile.Profile()
+            prof.enable()
+            _replay_once(path, cfg)
+            prof.disable()
+            buf = io.StringIO()
+            pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(args.profile)
+            print(buf.getvalue())
+
+
+def _nk_version() -> str:
+    import neurokit2 as nk
+
+    return str(nk.__version__)
 
 
 if __name__ == "__main__":

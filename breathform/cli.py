@@ -52,7 +52,7 @@ def _summary_view(result: RunResult, title: str, path: str | None) -> Renderable
 # ----------------------------------------------------------------------------- demo
 def cmd_demo(args: argparse.Namespace, cfg: config_mod.Config, console: Console) -> int:
     """Simulated hilly run through the whole pipeline."""
-    from breathform.processing import SessionProcessor
+    from breathform.cli_calibrate import session_processor
     from breathform.runtime import run_session
     from breathform.sim.source import SimSource
     from breathform.sinks.base import SinkContext, build_sinks
@@ -78,12 +78,13 @@ def cmd_demo(args: argparse.Namespace, cfg: config_mod.Config, console: Console)
     info = SessionInfo(session_id=sid, started_utc_ns=time.time_ns(), source="sim",
                        software_version=__version__, sensors=source.sensors,
                        runner_id=cfg.runner.id)
-    # sinks first: one that cannot start (e.g. a broker refusing the password) leaves no
-    # empty session behind
+    # the profile and the sinks first: a broken profile or a sink that cannot start (e.g. a
+    # broker refusing the password) leaves no empty session behind
+    proc = session_processor(cfg, source.sensors, source=f"sim:seed={args.seed}",
+                             profile_flag=args.profile, console=console)
     sinks = build_sinks(args, SinkContext(info=info, cfg=cfg, console=console))
     writer = SessionWriter(path, info, config_mod.to_toml(cfg))
     view = ConsoleView(title=f"breathform demo — {sid}", session_path=str(path))
-    proc = SessionProcessor(cfg, source.sensors)
     if not args.quiet:
         c = proc.counters
         sinks.append(LiveConsoleSink(
@@ -105,8 +106,6 @@ def cmd_demo(args: argparse.Namespace, cfg: config_mod.Config, console: Console)
 # ----------------------------------------------------------------------------- replay
 def cmd_replay(args: argparse.Namespace, cfg: config_mod.Config, console: Console) -> int:
     """Recompute metrics and alerts from a session's raw packets."""
-    import tomllib
-
     from breathform.firmware_bridge.replay import ReplaySource
     from breathform.replay_compare import compare
     from breathform.runtime import run_session
@@ -119,7 +118,7 @@ def cmd_replay(args: argparse.Namespace, cfg: config_mod.Config, console: Consol
             run_cfg = cfg
             note = f"with config {args.config}"
         else:
-            run_cfg = config_mod.from_dict(tomllib.loads(reader.config_toml))
+            run_cfg = reader.recorded_config()
             note = "with the config it was recorded with"
         source = ReplaySource(reader)
         console.print(f"replaying {reader.info.session_id} ({source.n_packets} packets) {note}…")
@@ -132,10 +131,13 @@ def cmd_replay(args: argparse.Namespace, cfg: config_mod.Config, console: Consol
             writer = SessionWriter(path.parent / f"{sid}{SUFFIX}", info,
                                    config_mod.to_toml(run_cfg))
         sinks = build_sinks(args, SinkContext(info=info, cfg=run_cfg, console=console))
+        from breathform.cli_calibrate import replay_processor
+        proc = replay_processor(run_cfg, source.sensors, reader.calibration())
         result = asyncio.run(run_session(source, run_cfg, writer=writer, sinks=sinks,
-                                         speed=args.speed))
+                                         speed=args.speed, processor=proc))
         stored_m, stored_a = reader.metrics(), reader.alerts()
-    rep = compare(stored_m, stored_a, result.metrics, result.alerts)
+        stored_fields = reader.metric_fields()
+    rep = compare(stored_m, stored_a, result.metrics, result.alerts, stored_fields)
     console.print(f"recomputed {len(result.metrics)} s of metrics and {len(result.alerts)} "
                   f"alerts in {result.wall_s:.1f} s "
                   f"({result.duration_s / max(result.wall_s, 1e-9):.0f}× real time)")
@@ -180,7 +182,7 @@ def cmd_analyze(args: argparse.Namespace, cfg: config_mod.Config, console: Conso
 
     out = sys.stdout if args.out in (None, "-") else open(args.out, "w", encoding="utf-8")  # noqa: SIM115
     try:
-        n = analyze_csv(args.csv, sensor=args.sensor, out=out, cfg=cfg)
+        n = analyze_csv(args.csv, sensor=args.sensor, out=out, cfg=cfg, rr_path=args.rr)
     finally:
         if out is not sys.stdout:
             out.close()
@@ -223,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="play at this multiple of real time (default: as fast as possible)")
     d.add_argument("--quiet", action="store_true", help="no live view, only the summary")
     add_sink_arguments(d)
+    from breathform.cli_calibrate import add_profile_argument
+    add_profile_argument(d)
     d.set_defaults(func=cmd_demo)
 
     r = sub.add_parser("replay", parents=[common],
@@ -255,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--sensor", choices=("chest", "sacrum"), required=True,
                    help="where the sensor was worn")
     a.add_argument("-o", "--out", help="write the CSV here instead of stdout")
+    a.add_argument("--rr", metavar="FILE", help="heartbeat RR intervals (CSV t_s,rr_ms, same "
+                   "clock) fused into the chest breathing rate; adds the columns "
+                   "rate_acc_bpm,rate_rr_bpm,hr_bpm")
     a.set_defaults(func=cmd_analyze)
 
     from breathform.cli_export import add_export_parser
@@ -263,8 +270,14 @@ def build_parser() -> argparse.ArgumentParser:
     from breathform.cli_review import add_review_commands
     add_review_commands(sub, common, EPILOG)  # push, dashboard, report
 
+    from breathform.cli_calibrate import register as register_calibrate
+    register_calibrate(sub, common, EPILOG)  # calibrate (runner profile)
+
     from breathform.cli_ble import register as register_ble
     register_ble(sub, common, EPILOG)  # scan, run (live BLE sensors)
+
+    from breathform.cli_import import add_import_parser
+    add_import_parser(sub, common, EPILOG)  # import (generic CSV, Polar Sensor Logger)
     return p
 
 
@@ -277,9 +290,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = config_mod.load(args.config)
         rc: int = args.func(args, cfg, console)
         return rc
-    except BreathformError as exc:
+    except (BreathformError, BaseExceptionGroup) as exc:
+        # a session's task group hands on what failed in it (e.g. a damaged session file)
+        from breathform.firmware_bridge.ble_source import check_fatal
+        err = check_fatal(exc)
+        if err is None:
+            raise
         Console(stderr=True, soft_wrap=True).print(
-            Text.assemble(("error: ", "bold red"), str(exc)), highlight=False)
+            Text.assemble(("error: ", "bold red"), str(err)), highlight=False)
         return 2
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted")

@@ -72,10 +72,10 @@ def cmd_scan(args: argparse.Namespace, cfg: config_mod.Config, console: Console)
 def cmd_run(args: argparse.Namespace, cfg: config_mod.Config, console: Console) -> int:
     """Stream live sensors through the whole pipeline and record the session."""
     from breathform.cli import _new_session_id, _store_dir, _summary_view
+    from breathform.cli_calibrate import session_processor
     from breathform.firmware_bridge.ble_source import BleSource, SensorTarget, check_fatal
     from breathform.firmware_bridge.link import Backoff
     from breathform.model import SessionInfo
-    from breathform.processing import SessionProcessor
     from breathform.runtime import RunResult, run_session
     from breathform.sinks.base import SinkContext, build_sinks
     from breathform.sinks.console import ConsoleView
@@ -112,8 +112,9 @@ def cmd_run(args: argparse.Namespace, cfg: config_mod.Config, console: Console) 
             info = SessionInfo(session_id=sid, started_utc_ns=time.time_ns(), source="ble",
                                software_version=__version__, sensors=source.sensors,
                                runner_id=cfg.runner.id)
+            proc = session_processor(cfg, source.sensors, source="ble",
+                                     profile_flag=args.profile, console=console)
             writer = SessionWriter(path, info, config_mod.to_toml(cfg))
-            proc = SessionProcessor(cfg, source.sensors)
             sinks = build_sinks(args, SinkContext(info=info, cfg=cfg, console=console))
 
             def context(t_s: float) -> dict[str, str]:
@@ -167,8 +168,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     bumble_help = ("use bumble's host stack on this HCI transport instead of the system's "
                    "Bluetooth, e.g. usb:0 (a USB dongle) or tcp-client:127.0.0.1:9001")
     s = sub.add_parser("scan", parents=[common], help="list supported BLE sensors nearby",
-                       description="Scan for Polar H10 and Movesense sensors and show kind, "
-                       "name, address and signal strength.", epilog=epilog)
+                       description="Scan for supported sensors (Polar H10, Movesense, "
+                       "WitMotion BWT901BLE5.0, DIY boards on breathform's profile) and show "
+                       "kind, name, address and signal strength.", epilog=epilog)
     s.add_argument("--seconds", type=float, default=5.0, help="scan time (default 5)")
     s.add_argument("--all", action="store_true", help="show every BLE device, not only "
                    "supported sensors")
@@ -176,8 +178,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     s.set_defaults(func=cmd_scan)
 
     r = sub.add_parser("run", parents=[common], help="record a run with live BLE sensors",
-                       description="Connect to the chest (Polar H10) and sacrum (Movesense) "
-                       "sensors, configure and stream them through the DSP and alert rules, "
+                       description="Connect to the chest (default Polar H10) and sacrum "
+                       "(default Movesense; sensors.<role>.kind in the config) sensors, "
+                       "configure and stream them through the DSP and alert rules, "
                        "show the live view and record the session. A dropped link is "
                        "reconnected with backoff and the gap recorded; Ctrl-C stops the "
                        "streams, disconnects and saves the session.", epilog=epilog)
@@ -190,5 +193,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser],
     r.add_argument("--bumble", metavar="TRANSPORT", help=bumble_help)
     r.add_argument("--quiet", action="store_true", help="no live view, only the summary")
     add_sink_arguments(r)
+    from breathform.cli_calibrate import add_profile_argument
+    add_profile_argument(r)
     r.set_defaults(func=cmd_run)
 

@@ -26,11 +26,14 @@ class RunnerConfig:
         resting_rate_bpm: Calibrated resting breathing rate, NaN until calibrated.
         resting_depth: Calibrated resting breath amplitude (chest-wall rotation, deg),
             NaN until calibrated.
+        profile: Runner profile file written by ``breathform calibrate`` ("" = the
+            default, see breathform.profile).
     """
 
     id: str = "runner-01"
     resting_rate_bpm: float = math.nan
     resting_depth: float = math.nan
+    profile: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +41,7 @@ class SensorConfig:
     """One sensor.
 
     Attributes:
-        kind: Device kind: "polar_h10" or "movesense".
+        kind: Device kind: "polar_h10", "movesense", "witmotion" or "diy".
         address: BLE address or name to connect to ("" = scan for the first of its kind).
         rate_hz: IMU sample rate to request.
         range_g: Accelerometer full scale to request.
@@ -205,11 +208,10 @@ class Config:
 
 # Range checks: dotted key -> (predicate, what was expected).
 _CHECKS: dict[str, tuple[Any, str]] = {
-    "runner.id": (lambda v: 0 < len(v) <= 64, "a non-empty string of at most 64 characters"),
+    "runner.id": (lambda v: 0 < len(v) <= 64 and v.isprintable() and not set(v) & set("/+#"),
+                  "a non-empty printable string of at most 64 characters without / + #"),
     "sensors.chest.kind": (lambda v: v in DEVICE_KINDS, f"one of {list(DEVICE_KINDS)}"),
     "sensors.sacrum.kind": (lambda v: v in DEVICE_KINDS, f"one of {list(DEVICE_KINDS)}"),
-    "sensors.chest.rate_hz": (lambda v: v in (25, 50, 100, 200), "25, 50, 100 or 200 (Polar H10)"),
-    "sensors.sacrum.rate_hz": (lambda v: v in (52, 104, 208), "52, 104 or 208 (Movesense IMU6)"),
     "sensors.chest.range_g": (lambda v: v in (2, 4, 8), "2, 4 or 8"),
     "sensors.sacrum.range_g": (lambda v: v in (2, 4, 8, 16), "2, 4, 8 or 16"),
     "alerts.baseline_start_s": (lambda v: v >= 0, "a number >= 0"),
@@ -282,10 +284,32 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
             if not isinstance(value, str):
                 raise ConfigError(key, value, "a string")
         check = _CHECKS.get(key)
-        if check is not None and not check[0](value):
-            raise ConfigError(key, value, check[1])
+        if check is not None:
+            try:
+                ok = bool(check[0](value))
+            except (ValueError, OverflowError):  # int(nan): not a whole number either
+                ok = False
+            if not ok:
+                raise ConfigError(key, value, check[1])
         kwargs[name] = value
     return cls(**kwargs)
+
+
+KIND_RATES_HZ: dict[str, tuple[int, ...]] = {
+    "polar_h10": (25, 50, 100, 200), "movesense": (52, 104, 208),
+    "witmotion": (10, 50, 100, 200), "diy": tuple(range(1, 2001))}
+"""Sample rates each sensor kind offers (a DIY board: any whole number of Hz up to 2000)."""
+
+
+def _check_sensor_rates(cfg: Config) -> None:
+    """The rate of each sensor must be one its kind offers."""
+    for role in ("chest", "sacrum"):
+        sc: SensorConfig = getattr(cfg.sensors, role)
+        rates = KIND_RATES_HZ.get(sc.kind, ())
+        if sc.rate_hz not in rates:
+            what = ("a whole number in 1..2000" if sc.kind == "diy"
+                    else ", ".join(str(r) for r in rates))
+            raise ConfigError(f"sensors.{role}.rate_hz", sc.rate_hz, f"{what} ({sc.kind})")
 
 
 def from_dict(data: dict[str, Any]) -> Config:
@@ -295,6 +319,7 @@ def from_dict(data: dict[str, Any]) -> Config:
         ConfigError: Naming the first bad key, its value and what was expected.
     """
     cfg: Config = _build(Config, data, "")
+    _check_sensor_rates(cfg)
     return cfg
 
 
@@ -312,6 +337,9 @@ def load(path: str | Path | None) -> Config:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"cannot read config file {str(p)!r}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"config file {str(p)!r} is not UTF-8 text (TOML): byte "
+                         f"{exc.start} is {exc.object[exc.start:exc.start + 1]!r}") from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -322,6 +350,19 @@ def load(path: str | Path | None) -> Config:
 def to_dict(cfg: Config) -> dict[str, Any]:
     """The config as plain data (NaN kept as float NaN)."""
     return dataclasses.asdict(cfg)
+
+
+def _toml_string(v: str) -> str:
+    """A TOML basic string: quote, backslash and control characters escaped."""
+    out = []
+    for ch in v:
+        if ch in ('"', "\\"):
+            out.append("\\" + ch)
+        elif ch == "\t" or not (ord(ch) < 0x20 or ord(ch) == 0x7F):
+            out.append(ch)
+        else:
+            out.append(f"\\u{ord(ch):04x}")
+    return '"' + "".join(out) + '"'
 
 
 def to_toml(cfg: Config) -> str:
@@ -339,7 +380,7 @@ def to_toml(cfg: Config) -> str:
             elif isinstance(v, float):
                 s = "nan" if math.isnan(v) else repr(v)
             elif isinstance(v, str):
-                s = '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+                s = _toml_string(v)
             else:
                 s = repr(v)
             lines.append(f"{name} = {s}")

@@ -18,8 +18,8 @@ from breathform.errors import InputError
 SensorRole = Literal["chest", "sacrum"]
 SENSOR_ROLES: tuple[SensorRole, ...] = ("chest", "sacrum")
 
-DeviceKind = Literal["polar_h10", "movesense"]
-DEVICE_KINDS: tuple[DeviceKind, ...] = ("polar_h10", "movesense")
+DeviceKind = Literal["polar_h10", "movesense", "witmotion", "diy"]
+DEVICE_KINDS: tuple[DeviceKind, ...] = ("polar_h10", "movesense", "witmotion", "diy")
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +123,13 @@ class Metrics:
         strides_per_breath: Strides (two steps) per breath.
         cadence_spm: Steps per minute.
         pelvic_tilt_deg: Sagittal pelvic tilt relative to calibrated neutral, + anterior.
+        pelvic_drop_range_deg: Frontal pelvic roll, peak-to-peak over the last stride
+            (NaN without a sacrum gyroscope).
+        pelvic_rotation_range_deg: Transverse pelvic yaw, peak-to-peak over the last stride
+            (NaN without a sacrum gyroscope).
         trunk_lean_deg: Sagittal trunk lean relative to calibrated neutral, + forward.
+        trunk_twist_range_deg: Transverse trunk yaw, peak-to-peak over the last stride (NaN
+            without a chest gyroscope, e.g. from a Polar H10).
         lumbar_deg: Chest pitch minus pelvis pitch, relative to neutral (+ = more flexed
             trunk relative to the pelvis).
         hr_bpm: Heart rate from the chest strap, NaN when there is none.
@@ -141,6 +147,9 @@ class Metrics:
     lumbar_deg: float = math.nan
     hr_bpm: float = math.nan
     warming_up: bool = True
+    pelvic_drop_range_deg: float = math.nan
+    pelvic_rotation_range_deg: float = math.nan
+    trunk_twist_range_deg: float = math.nan
 
     def __post_init__(self) -> None:
         if not math.isfinite(self.t_s):
@@ -152,8 +161,13 @@ class Metrics:
 METRIC_FIELDS: tuple[str, ...] = (
     "t_s", "rate_bpm", "depth_rel", "breath_quality", "strides_per_breath",
     "cadence_spm", "pelvic_tilt_deg", "trunk_lean_deg", "lumbar_deg", "hr_bpm",
-    "warming_up",
+    "warming_up", "pelvic_drop_range_deg", "pelvic_rotation_range_deg",
+    "trunk_twist_range_deg",
 )
+"""Every Metrics field, in the order of the session store's columns and the exports.
+
+Fields added after the first release come last, so older readers' columns keep their place.
+"""
 
 
 @dataclass(frozen=True, slots=True)

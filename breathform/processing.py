@@ -17,7 +17,14 @@ from breathform.config import Config
 from breathform.errors import InputError
 from breathform.firmware_bridge.decode import SensorDecoder
 from breathform.model import Alert, HeartRate, ImuBlock, Metrics, RawPacket, SensorInfo
+from breathform.profile import MountCheck, StoredCalibration
 from breathform.signal import pipeline as dsp
+from breathform.signal import sensors as sn
+from breathform.signal.posture import SegmentCalibration
+
+AUTO_CALIBRATION_NOTE = ("no stored calibration: calibrating automatically (vertical from "
+                         "the first still seconds, forward axis from the first steady "
+                         "running minute)")
 
 
 @dataclass(slots=True)
@@ -41,23 +48,52 @@ class StepOutput:
 
 
 class SessionProcessor:
-    """Decode + DSP + alerts for one session, fed batches of raw packets in receive order."""
+    """Decode + DSP + alerts for one session, fed batches of raw packets in receive order.
 
-    def __init__(self, cfg: Config, sensors: Sequence[SensorInfo]) -> None:
+    Args:
+        cfg: The configuration.
+        sensors: The session's sensors.
+        calibration: A stored calibration (runner profile) to start from, or None to
+            calibrate automatically in the first steady minute.
+        calibration_note: Why there is no stored calibration (for the session's events),
+            when ``calibration`` is None.
+    """
+
+    def __init__(self, cfg: Config, sensors: Sequence[SensorInfo],
+                 calibration: StoredCalibration | None = None,
+                 calibration_note: str = AUTO_CALIBRATION_NOTE) -> None:
         self.sensors = tuple(sensors)
+        self.stored_calibration = calibration
+        self.calibration_note = (calibration.describe() if calibration is not None
+                                 else calibration_note)
+        self._noted = False
         self.decoders = {s.role: SensorDecoder(s.role, s.kind, s.fs_hz) for s in sensors}
         by_role = {s.role: s for s in sensors}
         chest, sacrum = by_role.get("chest"), by_role.get("sacrum")
         if chest is None:
             raise InputError("a session needs a chest sensor (breathing); got sensors "
                              f"{[s.role for s in sensors]}")
+        cal = calibration
+        chest_cal = sacrum_cal = None
+        if cal is not None and cal.chest is not None:
+            chest_cal = SegmentCalibration(cal.chest.vertical)
+        if cal is not None and cal.sacrum is not None:
+            sacrum_cal = SegmentCalibration(cal.sacrum.vertical)
         self.dsp_params = dsp.PipelineParams(
             chest_fs_hz=chest.fs_hz,
             sacrum_fs_hz=None if sacrum is None else sacrum.fs_hz,
             chest_has_gyro=chest.has_gyro,
             sacrum_has_gyro=False if sacrum is None else sacrum.has_gyro,
+            chest=None if cal is None else sn.ChestParams(
+                chest.fs_hz, chest.has_gyro, calibration=chest_cal,
+                rest_amp_g=cal.rest_amp_g),
+            sacrum=None if cal is None or sacrum is None else sn.SacrumParams(
+                sacrum.fs_hz, sacrum.has_gyro, calibration=sacrum_cal),
         )
         self.dsp_state = dsp.init_state(self.dsp_params)
+        self.mount_checks = {
+            s.role: MountCheck(s.role, sc.vertical, s.fs_hz) for s in sensors
+            if cal is not None and (sc := getattr(cal, s.role, None)) is not None}
         self.alert_params = alert_engine.AlertParams.from_config(cfg.alerts)
         self.alert_state = alert_engine.init_state(self.alert_params)
         self.counters = Counters(samples={s.role: 0 for s in sensors})
@@ -67,6 +103,10 @@ class SessionProcessor:
         blocks: list[ImuBlock] = []
         hr: list[HeartRate] = []
         events: list[tuple[float, str, str]] = []
+        if not self._noted and packets:
+            # the session says which calibration it used, first thing
+            self._noted = True
+            events.append((packets[0].t_rx_s, "calibration", self.calibration_note))
         for pkt in packets:
             dec = self.decoders.get(pkt.sensor)
             self.counters.packets += 1
@@ -77,6 +117,10 @@ class SessionProcessor:
                 if isinstance(item, ImuBlock):
                     blocks.append(item)
                     self.counters.samples[item.sensor] += item.n
+                    check = self.mount_checks.get(item.sensor)
+                    warn = None if check is None else check.feed(item.t_s, item.acc_g)
+                    if warn is not None:
+                        events.append((pkt.t_rx_s, "calibration_warning", warn))
                     if item.gap:
                         self.counters.gaps += 1
                         events.append((pkt.t_rx_s, "gap", f"{item.sensor}: samples lost "
@@ -99,8 +143,16 @@ class SessionProcessor:
         return alert_engine.is_climbing(self.alert_params, self.alert_state)
 
     def calibration(self) -> dict[str, object]:
-        """The calibration the DSP has settled on so far (JSON-serialisable)."""
+        """The calibration the DSP has settled on so far (JSON-serialisable).
+
+        ``source`` is "profile" (with the stored calibration under ``profile``) or "auto".
+        """
         out: dict[str, object] = {}
+        sc = self.stored_calibration
+        out["source"] = "auto" if sc is None else "profile"
+        out["note"] = self.calibration_note
+        if sc is not None:
+            out["profile"] = sc.to_record()
         st = self.dsp_state
         for role, sub in (("chest", st.chest), ("sacrum", st.sacrum)):
             if sub is None:

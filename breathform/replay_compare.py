@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, fields
 
 from breathform.model import Alert, Metrics
@@ -26,8 +26,10 @@ def _same(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or a == b
 
 
-def _metrics_equal(a: Metrics, b: Metrics) -> str:
+def _metrics_equal(a: Metrics, b: Metrics, only: Collection[str] | None = None) -> str:
     for f in fields(Metrics):
+        if only is not None and f.name not in only:
+            continue
         x, y = getattr(a, f.name), getattr(b, f.name)
         if isinstance(x, float) and isinstance(y, float):
             if not _same(x, y):
@@ -38,18 +40,21 @@ def _metrics_equal(a: Metrics, b: Metrics) -> str:
 
 
 def compare(stored_m: Sequence[Metrics], stored_a: Sequence[Alert],
-            new_m: Sequence[Metrics], new_a: Sequence[Alert]) -> ReplayReport:
+            new_m: Sequence[Metrics], new_a: Sequence[Alert],
+            stored_fields: Collection[str] | None = None) -> ReplayReport:
     """Compare stored and recomputed results, NaN equal to NaN.
 
     A live run interrupted mid-second may have stored fewer seconds than the replay
     recomputes from the same packets; only the stored seconds are compared, and every one
-    of them must be present and equal.
+    of them must be present and equal. ``stored_fields`` (the Metrics fields the session
+    file has; None = all) leaves out metrics added after an older file was recorded.
     """
     by_t = {m.t_s: m for m in new_m}
     diffs: list[str] = []
     for m in stored_m:
         r = by_t.get(m.t_s)
-        d = f"t_s={m.t_s}: missing from replay" if r is None else _metrics_equal(m, r)
+        d = (f"t_s={m.t_s}: missing from replay" if r is None
+             else _metrics_equal(m, r, stored_fields))
         if d:
             diffs.append(d)
     last_t = stored_m[-1].t_s if stored_m else -math.inf

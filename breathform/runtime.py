@@ -10,11 +10,19 @@ One ``asyncio.TaskGroup`` per session:
 - one task per sink drains its own queue, so a slow sink never stalls the DSP.
 
 Ctrl-C cancels the group; the store is then committed and closed as "interrupted".
+
+Faults the run survives: a store that cannot write (disk full) keeps what it could not
+save in memory and retries, while DSP and sinks go on (a warning when it starts and ends,
+a :class:`~breathform.errors.StoreError` at the end if something stayed unsaved); a
+live sensor that sends no samples for 5 s is recorded as ``sensor_silent`` (and
+``sensor_resumed``); each device clock jump or restart is recorded as ``clock_reset``
+and counted in the session's ``counters``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -22,11 +30,14 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 from breathform.config import Config
+from breathform.errors import StoreError
 from breathform.model import Alert, Metrics, RawPacket, SensorInfo
 from breathform.processing import Counters, SessionProcessor
 from breathform.queues import DropOldestQueue, PacketQueue
 from breathform.sinks.base import Sink, SinkItem
 from breathform.store import SessionWriter
+
+_LOG = logging.getLogger("breathform.runtime")
 
 
 class PacketSource(Protocol):
@@ -58,6 +69,9 @@ class RunResult:
     dropped_packets: int = 0
     sink_dropped: dict[str, int] = field(default_factory=dict)
     calibration: dict[str, object] = field(default_factory=dict)
+    store_error: str | None = None
+    clock_resets: dict[str, int] = field(default_factory=dict)
+    events: list[tuple[float, str, str]] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -98,11 +112,75 @@ async def _pump(source: PacketSource, q: PacketQueue, speed: float | None) -> No
     await q.put(None)
 
 
+def _watch_store(writer: SessionWriter, result: RunResult, t_s: float) -> None:
+    """Say once when the store starts failing (e.g. disk full) and when it recovers."""
+    if writer.error is not None and result.store_error is None:
+        result.store_error = str(writer.error)
+        _LOG.warning("session store: %s; the run goes on (live outputs keep working) and "
+                     "keeps the data in memory, retrying", writer.error)
+    elif writer.error is None and result.store_error is not None:
+        _LOG.warning("session store: writing works again; everything kept was saved")
+        writer.add_event(t_s, "store_recovered", f"writes failed, then worked again: "
+                         f"{result.store_error}")
+        result.store_error = None
+
+
+def _count_clock_resets(proc: SessionProcessor, seen: dict[str, int],
+                        writer: SessionWriter | None, t_s: float) -> None:
+    for role, dec in proc.decoders.items():
+        n = dec.clock_state.n_resets
+        if n > seen.get(role, 0):
+            seen[role] = n
+            if writer is not None:
+                writer.add_event(t_s, "clock_reset", f"{role}: the device clock jumped or "
+                                 f"restarted; re-anchored ({n} so far)")
+
+
+class SilenceWatch:
+    """Notices a live sensor that sends no samples for a while, and when it comes back.
+
+    A sensor that never connects, or connects and then never streams, or is out of range
+    is otherwise only visible as missing numbers. Decoded IMU samples count as data
+    (command answers and heart rate do not); session time is the receive time of the
+    batches, so a run where every sensor is silent says nothing here (the source's link
+    events tell).
+
+    Args:
+        roles: The sensors of the session.
+        after_s: Session seconds without samples that count as silent.
+    """
+
+    def __init__(self, roles: Sequence[str], after_s: float = 5.0) -> None:
+        self.after_s = after_s
+        self.last_s = dict.fromkeys(roles, 0.0)
+        self.n_seen = dict.fromkeys(roles, 0)
+        self.silent: set[str] = set()
+
+    def update(self, now_s: float, samples: dict[str, int]) -> list[tuple[float, str, str]]:
+        """Take the sample counts after a batch; return the events (t_s, kind, detail)."""
+        events: list[tuple[float, str, str]] = []
+        for role, t in self.last_s.items():
+            n = samples.get(role, 0)
+            if n > self.n_seen[role]:
+                self.n_seen[role], self.last_s[role] = n, now_s
+                if role in self.silent:
+                    self.silent.discard(role)
+                    events.append((now_s, "sensor_resumed", f"{role}: data again after "
+                                   f"{now_s - t:.1f} s"))
+            elif role not in self.silent and now_s - t >= self.after_s:
+                self.silent.add(role)
+                detail = (f"{role}: no data for {now_s - t:.0f} s (never found, connected "
+                          f"but not streaming, or out of range); the run goes on without it")
+                _LOG.warning("%s", detail)
+                events.append((now_s, "sensor_silent", detail))
+        return events
+
+
 async def _process(proc: SessionProcessor, q: PacketQueue, writer: SessionWriter | None,
                    sink_qs: Sequence[tuple[DropOldestQueue[SinkItem], bool]],
                    result: RunResult,
-                   take_events: Callable[[], list[tuple[float, str, str]]] | None = None
-                   ) -> None:
+                   take_events: Callable[[], list[tuple[float, str, str]]] | None = None,
+                   watch: SilenceWatch | None = None) -> None:
     while True:
         batch = await q.get()
         if take_events is not None and writer is not None:
@@ -113,6 +191,12 @@ async def _process(proc: SessionProcessor, q: PacketQueue, writer: SessionWriter
         if writer is not None:
             writer.add_raw(batch)  # raw first, always
         out = proc.feed(batch)
+        if watch is not None:
+            for ev in watch.update(batch[-1].t_rx_s, proc.counters.samples):
+                result.events.append(ev)
+                if writer is not None:
+                    writer.add_event(*ev)
+        _count_clock_resets(proc, result.clock_resets, writer, batch[-1].t_rx_s)
         if writer is not None:
             if out.metrics:
                 writer.add_metrics(out.metrics)
@@ -121,6 +205,7 @@ async def _process(proc: SessionProcessor, q: PacketQueue, writer: SessionWriter
             for ev in out.events:
                 writer.add_event(*ev)
             writer.maybe_commit()
+            _watch_store(writer, result, batch[-1].t_rx_s)
         result.metrics.extend(out.metrics)
         result.alerts.extend(out.alerts)
         for sq, wants_blocks in sink_qs:
@@ -155,6 +240,11 @@ async def run_session(source: PacketSource, cfg: Config, *, writer: SessionWrite
     Returns:
         The run's metrics, alerts and counters. On cancellation (Ctrl-C) the store is
         committed and closed as "interrupted" and the result has ``interrupted=True``.
+
+    Raises:
+        StoreError: At the end of the run, if part of it could not be saved (e.g. the
+            disk was full): the run itself went on to the end, and the live outputs
+            with it.
     """
     proc = processor if processor is not None else SessionProcessor(cfg, source.sensors)
     result = RunResult(counters=proc.counters,
@@ -171,10 +261,14 @@ async def run_session(source: PacketSource, cfg: Config, *, writer: SessionWrite
             await tg.create_task(_process(proc, q, writer, [
                 (sq, bool(getattr(snk, "wants_blocks", False)))
                 for snk, sq in zip(sinks, sink_qs, strict=True)], result,
-                                          getattr(source, "take_events", None)))
+                getattr(source, "take_events", None),
+                SilenceWatch([s.role for s in source.sensors]) if source.live else None))
             for sq in sink_qs:
                 sq.offer(None)
             await asyncio.gather(*sink_tasks)
+    except BaseExceptionGroup:
+        status = "failed"  # a task raised: the caller gets the group (see check_fatal)
+        raise
     except asyncio.CancelledError:
         # Ctrl-C: stop cleanly and hand back what was done. The cancellation ends here.
         status = "interrupted"
@@ -196,6 +290,11 @@ async def run_session(source: PacketSource, cfg: Config, *, writer: SessionWrite
             writer.set_calibration(result.calibration)
             c = result.counters
             writer.set_meta("counters", f"packets={c.packets} decode_errors="
-                            f"{c.decode_errors} gaps={c.gaps} dropped={q.dropped}")
-            writer.close(status)
+                            f"{c.decode_errors} gaps={c.gaps} dropped={q.dropped} "
+                            f"clock_resets={sum(result.clock_resets.values())}")
+            try:
+                writer.close(status)
+            except StoreError as exc:
+                result.store_error = str(exc)
+                raise
     return result

@@ -3,22 +3,26 @@
 Raw packets are written first, with their receive times, before anything decodes them;
 then metrics, alerts, calibration, events, the config and the software version. Commits
 happen at least once a second of wall time, so a ``kill -9`` loses at most the last second.
-A replay reads the raw packets back in the order they were received.
+A full disk does not stop a run: the writer keeps what it could not write and retries (see
+:class:`SessionWriter`). A replay reads the raw packets back in the order they were
+received; a damaged file gives a :class:`StoreError` naming what could not be read.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
 import sqlite3
 import time
+from collections import deque
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from breathform.errors import StoreError
+from breathform.errors import InputError, StoreError
 from breathform.model import (
     METRIC_FIELDS,
     Alert,
@@ -29,7 +33,12 @@ from breathform.model import (
     SessionInfo,
 )
 
-SCHEMA_VERSION = 1
+if TYPE_CHECKING:
+    from breathform.config import Config
+
+SCHEMA_VERSION = 2
+"""2: metrics gained pelvic_drop_range_deg, pelvic_rotation_range_deg, trunk_twist_range_deg
+(a version-1 file still opens and replays; those columns read as NaN)."""
 SUFFIX = ".bfsession"
 
 _SCHEMA = f"""
@@ -80,6 +89,8 @@ def _connect(path: Path, *, create: bool) -> sqlite3.Connection:
         else:
             con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     except sqlite3.DatabaseError as exc:
+        if create:
+            raise StoreError(f"cannot create session file {str(path)!r}: {exc}") from exc
         raise StoreError(f"{str(path)!r} is not a breathform session file: {exc}") from exc
     return con
 
@@ -124,10 +135,29 @@ class SessionWriter:
 
     Not thread-safe: one task owns it. Inserts are buffered in the open transaction and
     committed by ``maybe_commit`` at most ``commit_every_s`` of wall time apart.
+
+    A write that fails once the session has started (the disk is full, the file's folder
+    went away) does not raise: the writer keeps everything since its last commit in
+    memory (``error`` says why, ``pending_bytes`` how much), retries every
+    ``retry_every_s`` and, when the disk takes writes again, saves it all in order. While
+    the memory held passes ``max_pending_bytes``, further raw packets are counted in
+    ``unsaved_packets`` and not kept (metrics, alerts and events still are). ``close``
+    makes a last attempt and raises :class:`StoreError` if something stayed unsaved.
+
+    Attributes:
+        path: The session file.
+        n_raw: Raw packets added.
+        error: Why writing fails now, or None while it works.
+        n_write_failures: Failed writes and retries so far.
+        n_recoveries: Times writing worked again after failing.
+        unsaved_packets: Raw packets given up on (memory bound reached while failing).
+        saved_t_rx_s: Receive time of the last raw packet committed to the file.
+        pending_bytes: Estimated memory held by writes not yet committed.
     """
 
     def __init__(self, path: str | Path, info: SessionInfo, config_toml: str,
-                 *, commit_every_s: float = 0.5) -> None:
+                 *, commit_every_s: float = 0.5, retry_every_s: float = 2.0,
+                 max_pending_bytes: int = 64 * 2**20) -> None:
         self.path = Path(path)
         if self.path.exists():
             raise StoreError(f"session file {str(self.path)!r} already exists")
@@ -138,8 +168,19 @@ class SessionWriter:
                              f"{exc.strerror}") from exc
         self._con = _connect(self.path, create=True)
         self._commit_every_s = commit_every_s
-        self._last_commit = time.monotonic()
+        self._retry_every_s = retry_every_s
+        self._max_pending_bytes = max_pending_bytes
+        self._last_commit = self._last_retry = time.monotonic()
+        self._started = False  # until then a failed write raises: no session to save
+        # every write since the last commit: (sql, rows, bytes, last t_rx_s of raw rows)
+        self._pending: deque[tuple[str, list[tuple[Any, ...]], int, float | None]] = deque()
+        self.pending_bytes = 0
         self.n_raw = 0
+        self.error: StoreError | None = None
+        self.n_write_failures = 0
+        self.n_recoveries = 0
+        self.unsaved_packets = 0
+        self.saved_t_rx_s: float | None = None
         meta = {
             "schema_version": str(SCHEMA_VERSION),
             "session_id": info.session_id,
@@ -151,25 +192,52 @@ class SessionWriter:
             "config_toml": config_toml,
             "status": "recording",
         }
-        self._execute_many("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
-        self.commit()
-
-    def _execute_many(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> None:
         try:
-            self._con.executemany(sql, rows)
-        except sqlite3.Error as exc:
+            self._execute_many("INSERT INTO meta VALUES (?, ?)", list(meta.items()))
+            self.commit()
+        except StoreError:
+            self._con.close()
+            raise
+        self._started = True
+
+    def _fail(self, exc: sqlite3.Error) -> None:
+        """Enter (or stay in) the failing state after a write error."""
+        if not self._started:
             raise StoreError(f"cannot write session {str(self.path)!r}: {exc}") from exc
+        self.n_write_failures += 1
+        self.error = StoreError(f"cannot write session {str(self.path)!r}: {exc}")
+        with contextlib.suppress(sqlite3.Error):
+            self._con.rollback()  # what was pending is kept in memory and retried
+        self._last_retry = time.monotonic()
+
+    def _execute_many(self, sql: str, rows: list[tuple[Any, ...]], n_bytes: int = 0,
+                      t_rx_s: float | None = None) -> None:
+        if self.error is None:
+            try:
+                self._con.executemany(sql, rows)
+            except sqlite3.Error as exc:
+                self._fail(exc)
+        self._pending.append((sql, rows, n_bytes, t_rx_s))
+        self.pending_bytes += n_bytes
 
     def add_raw(self, packets: Sequence[RawPacket]) -> None:
         """Append raw packets (in receive order)."""
-        self._execute_many("INSERT INTO raw (t_rx_s, sensor, char, payload) VALUES (?,?,?,?)",
-                           [(p.t_rx_s, p.sensor, p.char, p.payload) for p in packets])
+        if not packets:
+            return
         self.n_raw += len(packets)
+        if self.error is not None and self.pending_bytes > self._max_pending_bytes:
+            self.unsaved_packets += len(packets)
+            return
+        self._execute_many("INSERT INTO raw (t_rx_s, sensor, char, payload) VALUES (?,?,?,?)",
+                           [(p.t_rx_s, p.sensor, p.char, p.payload) for p in packets],
+                           sum(len(p.payload) for p in packets) + 100 * len(packets),
+                           packets[-1].t_rx_s)
 
     def add_metrics(self, metrics: Sequence[Metrics]) -> None:
         """Append 1 Hz metrics rows."""
         q = ",".join("?" * len(METRIC_FIELDS))
-        self._execute_many(f"INSERT OR REPLACE INTO metrics VALUES ({q})",
+        self._execute_many(f"INSERT OR REPLACE INTO metrics ({', '.join(METRIC_FIELDS)}) "
+                           f"VALUES ({q})",
                            [_metrics_row(m) for m in metrics])
 
     def add_alerts(self, alerts: Sequence[Alert]) -> None:
@@ -192,26 +260,91 @@ class SessionWriter:
         """Set a metadata value."""
         self._execute_many("INSERT OR REPLACE INTO meta VALUES (?, ?)", [(key, value)])
 
+    def _committed(self) -> None:
+        for *_, t_rx_s in self._pending:
+            if t_rx_s is not None:
+                self.saved_t_rx_s = t_rx_s
+        self._pending.clear()
+        self.pending_bytes = 0
+        self._last_commit = time.monotonic()
+
+    def _retry(self) -> bool:
+        """Write what was kept since the last commit, in order; True once all is saved.
+
+        One commit per kept write, so that a disk with a little room takes what fits.
+        """
+        self._last_retry = time.monotonic()
+        while self._pending:
+            sql, rows, n_bytes, t_rx_s = self._pending[0]
+            try:
+                self._con.executemany(sql, rows)
+                self._con.commit()
+            except sqlite3.Error as exc:
+                self._fail(exc)
+                return False
+            self._pending.popleft()
+            self.pending_bytes -= n_bytes
+            if t_rx_s is not None:
+                self.saved_t_rx_s = t_rx_s
+        self.error = None
+        self.n_recoveries += 1
+        self._committed()
+        return True
+
     def commit(self) -> None:
-        """Commit what was written so far."""
+        """Commit what was written so far (or, while writes fail, retry them).
+
+        Raises:
+            StoreError: Only before the session has started (the file cannot be set up).
+        """
+        if self.error is not None:
+            self._retry()
+            return
         try:
             self._con.commit()
         except sqlite3.Error as exc:
-            raise StoreError(f"cannot commit session {str(self.path)!r}: {exc}") from exc
-        self._last_commit = time.monotonic()
+            self._fail(exc)
+            return
+        self._committed()
 
     def maybe_commit(self) -> None:
-        """Commit if the last commit is older than ``commit_every_s`` of wall time."""
-        if time.monotonic() - self._last_commit >= self._commit_every_s:
+        """Commit if the last commit is older than ``commit_every_s`` of wall time.
+
+        While writes fail, retry at most every ``retry_every_s`` instead.
+        """
+        now = time.monotonic()
+        if self.error is not None:
+            if now - self._last_retry >= self._retry_every_s:
+                self._retry()
+        elif now - self._last_commit >= self._commit_every_s:
             self.commit()
 
     def close(self, status: str = "complete") -> None:
-        """Mark the session finished, commit and close the file."""
+        """Mark the session finished, commit and close the file.
+
+        Raises:
+            StoreError: If part of the session could not be saved (e.g. the disk stayed
+                full): the message says up to where the file is complete.
+        """
         try:
             self.set_meta("status", status)
             self.commit()
         finally:
             self._con.close()
+        if self.error is not None or self.unsaved_packets:
+            upto = ("no packets" if self.saved_t_rx_s is None
+                    else f"the packets up to t={self.saved_t_rx_s:.1f} s")
+            lost = self.n_raw - self._n_raw_saved()
+            raise StoreError(f"{self.error or 'the session could not be saved in full'}; "
+                             f"the file holds {upto}; {lost} of {self.n_raw} packets "
+                             f"received were not saved")
+
+    def _n_raw_saved(self) -> int:
+        try:
+            with contextlib.closing(sqlite3.connect(self.path)) as con:
+                return int(con.execute("SELECT COUNT(*) FROM raw").fetchone()[0])
+        except sqlite3.Error:
+            return 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,18 +361,35 @@ class SessionSummary:
 
 
 class SessionReader:
-    """Reads a session file (also one whose writer was killed)."""
+    """Reads a session file (also one whose writer was killed).
+
+    A damaged file (cut short, overwritten, edited by hand) gives a :class:`StoreError`
+    naming the file and the part that could not be read, never another exception.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._con = _connect(self.path, create=False)
         try:
-            self.meta = dict(self._con.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{str(self.path)!r} is not a breathform session file: {exc}"
-                             ) from exc
-        if "session_id" not in self.meta:
-            raise StoreError(f"{str(self.path)!r} has no session metadata")
+            try:
+                self.meta = dict(self._con.execute("SELECT key, value FROM meta").fetchall())
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"{str(self.path)!r} is not a breathform session file: "
+                                 f"{exc}") from exc
+            if "session_id" not in self.meta:
+                raise StoreError(f"{str(self.path)!r} has no session metadata")
+        except StoreError:
+            self._con.close()
+            raise
+
+    @contextlib.contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """Turn what a damaged file raises while reading ``what`` into a StoreError."""
+        try:
+            yield
+        except (sqlite3.Error, ValueError, TypeError, KeyError) as exc:
+            raise StoreError(f"{str(self.path)!r} is damaged: cannot read its {what}: "
+                             f"{exc}") from exc
 
     def __enter__(self) -> SessionReader:
         return self
@@ -254,60 +404,107 @@ class SessionReader:
     @property
     def info(self) -> SessionInfo:
         """The session's identity and sensors."""
-        sensors = tuple(SensorInfo(**s) for s in json.loads(self.meta.get("sensors", "[]")))
-        return SessionInfo(
-            session_id=self.meta["session_id"],
-            started_utc_ns=int(self.meta["started_utc_ns"]),
-            source=self.meta["source"],
-            software_version=self.meta["software_version"],
-            sensors=sensors,
-            runner_id=self.meta.get("runner_id", "runner"),
-        )
+        with self._reading("metadata"):
+            sensors = tuple(SensorInfo(**s)
+                            for s in json.loads(self.meta.get("sensors", "[]")))
+            return SessionInfo(
+                session_id=self.meta["session_id"],
+                started_utc_ns=int(self.meta["started_utc_ns"]),
+                source=self.meta["source"],
+                software_version=self.meta["software_version"],
+                sensors=sensors,
+                runner_id=self.meta.get("runner_id", "runner"),
+            )
 
     @property
     def config_toml(self) -> str:
-        """The config the session was recorded with, as TOML."""
-        return str(self.meta.get("config_toml", ""))
+        """The config the session was recorded with, as TOML.
+
+        Raises:
+            StoreError: If the stored text is not TOML (a damaged file).
+        """
+        import tomllib
+
+        text = str(self.meta.get("config_toml", ""))
+        try:
+            tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise StoreError(f"{str(self.path)!r} is damaged: its stored config is not "
+                             f"TOML: {exc}") from exc
+        return text
+
+    def recorded_config(self) -> Config:
+        """The config the session was recorded with.
+
+        Raises:
+            StoreError: If it does not load (a damaged file, or keys this version does
+                not know), naming the file and the key.
+        """
+        import tomllib
+
+        from breathform import config as config_mod
+
+        try:
+            return config_mod.from_dict(tomllib.loads(self.config_toml))
+        except InputError as exc:
+            raise StoreError(f"{str(self.path)!r}: the config stored in the session does "
+                             f"not load: {exc}") from exc
 
     def n_raw(self) -> int:
         """Number of raw packets stored."""
-        return int(self._con.execute("SELECT COUNT(*) FROM raw").fetchone()[0])
+        with self._reading("raw packets"):
+            return int(self._con.execute("SELECT COUNT(*) FROM raw").fetchone()[0])
 
     def iter_raw(self, batch: int = 4096) -> Iterator[RawPacket]:
         """Raw packets in receive order."""
-        cur = self._con.execute("SELECT t_rx_s, sensor, char, payload FROM raw ORDER BY id")
-        while rows := cur.fetchmany(batch):
-            for t, s, c, p in rows:
-                yield RawPacket(t_rx_s=t, sensor=s, char=c, payload=bytes(p))
+        with self._reading("raw packets"):
+            cur = self._con.execute("SELECT t_rx_s, sensor, char, payload FROM raw ORDER BY id")
+            while rows := cur.fetchmany(batch):
+                for t, s, c, p in rows:
+                    yield RawPacket(t_rx_s=t, sensor=s, char=c, payload=bytes(p))
+
+    def metric_fields(self) -> tuple[str, ...]:
+        """The Metrics fields this file stores (an older schema version has fewer)."""
+        with self._reading("metrics"):
+            have = {r[1] for r in self._con.execute("PRAGMA table_info(metrics)")}
+        return tuple(f for f in METRIC_FIELDS if f in have)
 
     def metrics(self) -> list[Metrics]:
-        """All stored 1 Hz metrics, in time order."""
-        cols = ", ".join(METRIC_FIELDS)
-        return [_row_metrics(r) for r in
-                self._con.execute(f"SELECT {cols} FROM metrics ORDER BY t_s")]
+        """All stored 1 Hz metrics, in time order (NaN for fields the file does not store)."""
+        have = set(self.metric_fields())
+        # columns added by a later schema version read as NULL (NaN) from older files
+        cols = ", ".join(f if f in have else f"NULL AS {f}" for f in METRIC_FIELDS)
+        with self._reading("metrics"):
+            return [_row_metrics(r) for r in
+                    self._con.execute(f"SELECT {cols} FROM metrics ORDER BY t_s")]
 
     def alerts(self) -> list[Alert]:
         """All stored alerts, in time order."""
-        return [_row_alert(r) for r in self._con.execute(
-            "SELECT t_s, kind, severity, climb, cue, causes FROM alerts ORDER BY t_s, id")]
+        with self._reading("alerts"):
+            return [_row_alert(r) for r in self._con.execute(
+                "SELECT t_s, kind, severity, climb, cue, causes FROM alerts ORDER BY t_s, id")]
 
     def calibration(self) -> dict[str, Any]:
         """Stored calibration values."""
-        return {k: json.loads(v) for k, v in
-                self._con.execute("SELECT key, value FROM calibration")}
+        with self._reading("calibration"):
+            return {k: json.loads(v) for k, v in
+                    self._con.execute("SELECT key, value FROM calibration")}
 
     def events(self) -> list[tuple[float, str, str]]:
         """Session events (t_s, kind, detail)."""
-        return [(t, k, d) for t, k, d in
-                self._con.execute("SELECT t_s, kind, detail FROM events ORDER BY id")]
+        with self._reading("events"):
+            return [(t, k, d) for t, k, d in
+                    self._con.execute("SELECT t_s, kind, detail FROM events ORDER BY id")]
 
     def summary(self) -> SessionSummary:
         """A one-line summary for listings."""
-        last = self._con.execute("SELECT MAX(t_rx_s) FROM raw").fetchone()[0]
-        n_alerts = self._con.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
-        return SessionSummary(self.path, self.meta["session_id"], self.meta["source"],
-                              self.meta.get("status", "?"), int(self.meta["started_utc_ns"]),
-                              float(last or 0.0), int(n_alerts))
+        with self._reading("summary"):
+            last = self._con.execute("SELECT MAX(t_rx_s) FROM raw").fetchone()[0]
+            n_alerts = self._con.execute("SELECT COUNT(*) FROM alerts").fetchone()[0]
+            return SessionSummary(self.path, self.meta["session_id"], self.meta["source"],
+                                  self.meta.get("status", "?"),
+                                  int(self.meta["started_utc_ns"]), float(last or 0.0),
+                                  int(n_alerts))
 
 
 def list_sessions(folder: str | Path) -> list[SessionSummary]:

@@ -69,7 +69,8 @@ SESSION_VAR_QUERY = ('SHOW TAG VALUES FROM "breathing" WITH KEY = "session" '
 
 _ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Breathing", ("rate_bpm", "depth_rel", "strides_per_breath", "hr_bpm", "breath_quality")),
-    ("Posture", ("pelvic_tilt_deg", "trunk_lean_deg", "lumbar_deg")),
+    ("Posture", ("pelvic_tilt_deg", "trunk_lean_deg", "lumbar_deg", "pelvic_drop_range_deg",
+                 "pelvic_rotation_range_deg", "trunk_twist_range_deg")),
     ("Gait", ("cadence_spm",)),
 )
 

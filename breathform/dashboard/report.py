@@ -1,8 +1,9 @@
 """The post-run HTML report: one self-contained file, plots as inline SVG.
 
 Sections: at a glance (summary table), plots over time (breathing rate and depth, pelvic
-tilt, trunk lean, cadence, heart rate) with the climbs shaded and the alerts marked, the
-alerts, a per-climb breakdown (before / during / after) and the calibration used.
+tilt, trunk lean, pelvic drop, pelvic rotation and trunk twist ranges, cadence, heart rate)
+with the climbs shaded and the alerts marked, the alerts, a per-climb breakdown (before /
+during / after) and the calibration used.
 
 Climbs: the session file does not store the route, so climbs are the alert engine's own
 climb context (``breathform.alerts.is_climbing``: trunk lean above the runner's baseline
@@ -56,12 +57,17 @@ SERIES: tuple[Series, ...] = (
     Series("pelvic_tilt_deg", "Pelvic tilt (+ anterior)", "deg", 1, "#d62728"),
     Series("trunk_lean_deg", "Trunk lean (+ forward)", "deg", 1, "#ff7f0e"),
     Series("lumbar_deg", "Lumbar angle (+ flexed)", "deg", 1, "#8c564b"),
+    Series("pelvic_drop_range_deg", "Pelvic drop, range per stride", "deg", 1, "#bcbd22"),
+    Series("pelvic_rotation_range_deg", "Pelvic rotation, range per stride", "deg", 1,
+           "#7f7f7f"),
+    Series("trunk_twist_range_deg", "Trunk twist, range per stride", "deg", 1, "#393b79"),
     Series("cadence_spm", "Cadence", "steps/min", 0, "#2ca02c"),
     Series("hr_bpm", "Heart rate", "beats/min", 0, "#e377c2"),
 )
 _BY_ATTR = {s.attr: s for s in SERIES}
 PLOTS: tuple[tuple[str, ...], ...] = (
     ("rate_bpm",), ("depth_rel",), ("pelvic_tilt_deg",), ("trunk_lean_deg",),
+    ("pelvic_drop_range_deg",), ("pelvic_rotation_range_deg",), ("trunk_twist_range_deg",),
     ("cadence_spm",), ("hr_bpm",),
 )
 

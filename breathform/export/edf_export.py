@@ -52,13 +52,18 @@ METRIC_RANGES: dict[str, tuple[float, float, str]] = {
     "lumbar_deg": (-90.0, 90.0, "deg"),
     "hr_bpm": (0.0, 250.0, "/min"),
     "warming_up": (0.0, 1.0, "1"),
+    "pelvic_drop_range_deg": (0.0, 90.0, "deg"),
+    "pelvic_rotation_range_deg": (0.0, 90.0, "deg"),
+    "trunk_twist_range_deg": (0.0, 90.0, "deg"),
 }
 """Physical range and EDF dimension of each metric (values outside are clipped)."""
 
 
 def metric_label(name: str) -> str:
     """The EDF label (at most 16 characters) of a metric."""
-    return {"strides_per_breath": "strides_breath"}.get(name, name)[:16]
+    return {"strides_per_breath": "strides_breath", "pelvic_drop_range_deg": "pelvic_drop_rng",
+            "pelvic_rotation_range_deg": "pelvic_rot_rng",
+            "trunk_twist_range_deg": "trunk_twist_rng"}.get(name, name)[:16]
 
 
 @dataclass(frozen=True, slots=True)

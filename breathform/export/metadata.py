@@ -25,10 +25,15 @@ DEVICES: dict[str, dict[str, str]] = {
     "movesense": {"manufacturer": "Movesense (Amer Sports)", "model": "Movesense",
                   "device_time": "sensor clock, seconds since the sensor started (IMU6 "
                                  "millisecond counter, unwrapped)"},
+    "witmotion": {"manufacturer": "WitMotion", "model": "BWT901BLE5.0",
+                  "device_time": "none on the sensor: samples counted since the first, "
+                                 "divided by the nominal rate"},
+    "diy": {"manufacturer": "", "model": "breathform DIY profile (or an imported file)",
+            "device_time": "board clock, seconds (microsecond counter, unwrapped)"},
 }
 """What is known of each device kind."""
 
-GYRO_RANGE_DPS: dict[str, float] = {"movesense": 2000.0}
+GYRO_RANGE_DPS: dict[str, float] = {"movesense": 2000.0, "witmotion": 2000.0, "diy": 2000.0}
 """Gyroscope full scale used for ranges (the session does not record the configured gyro
 range, so this is the widest range of the sensor's LSM6DS3 IMU: nothing it sends exceeds it).
 """
@@ -43,6 +48,8 @@ METRIC_UNITS: dict[str, str] = {
     "breath_quality": "1 (0..1)", "strides_per_breath": "strides/breath",
     "cadence_spm": "steps/min", "pelvic_tilt_deg": "deg", "trunk_lean_deg": "deg",
     "lumbar_deg": "deg", "hr_bpm": "beats/min", "warming_up": "bool",
+    "pelvic_drop_range_deg": "deg", "pelvic_rotation_range_deg": "deg",
+    "trunk_twist_range_deg": "deg",
 }
 if set(METRIC_UNITS) != set(METRIC_FIELDS):  # pragma: no cover - caught by the tests
     raise RuntimeError("METRIC_UNITS is out of date with model.METRIC_FIELDS")

@@ -195,7 +195,8 @@ class _StreamBuilder:
             if isinstance(item, HeartRate):
                 self.hr.append(item)
                 continue
-            self.t_dev.add(self.dev.times_s(pkt, item))
+            own = self.decoder.last_t_dev_s  # kinds whose decoder keeps device times
+            self.t_dev.add(self.dev.times_s(pkt, item) if own is None else own)
             self.t.add(item.t_s)
             self.acc.add(item.acc_g)
             if item.gyr_dps is not None:

@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Iterator, Sequence
 from dataclasses import dataclass
 
 from breathform.errors import BreathformError, InputError
+from breathform.firmware_bridge.devices import witmotion
 from breathform.firmware_bridge.drivers import SensorDriver, make_driver
 from breathform.firmware_bridge.link import (
     Backoff,
@@ -40,7 +41,7 @@ class SensorTarget:
 
     Attributes:
         role: "chest" or "sacrum".
-        kind: "polar_h10" or "movesense".
+        kind: "polar_h10", "movesense", "witmotion" or "diy".
         address: Its address, or the start of its advertised name.
         rate_hz: IMU rate to request.
         range_g: Accelerometer full scale to request.
@@ -130,8 +131,8 @@ class BleSource:
             t.role: make_driver(t.kind, rate_hz=t.rate_hz, range_g=t.range_g)
             for t in self.targets}
         self.sensors: tuple[SensorInfo, ...] = tuple(
-            SensorInfo(t.role, t.kind, float(t.rate_hz), float(t.range_g),
-                       t.kind == "movesense") for t in self.targets)
+            SensorInfo(t.role, t.kind, float(t.rate_hz), _acc_range_g(t),
+                       t.kind != "polar_h10") for t in self.targets)
         self.stats = {t.role: LinkStats() for t in self.targets}
         self.dropped = 0
         self._buf: deque[RawPacket] = deque(maxlen=max_buffer_packets)
@@ -330,6 +331,11 @@ class BleSource:
                 break
             attempt = 1
         st.status = "stopped"
+
+
+def _acc_range_g(t: SensorTarget) -> float:
+    """The accelerometer full scale a target streams with (WitMotion: fixed 16 g)."""
+    return witmotion.ACC_RANGE_G if t.kind == "witmotion" else float(t.range_g)
 
 
 async def _wait_first(*aws: Awaitable[object]) -> set[asyncio.Future[object]]:

@@ -18,10 +18,14 @@ from numpy.typing import NDArray
 from breathform import units
 from breathform.errors import DecodeError, InputError
 from breathform.firmware_bridge import clock
-from breathform.firmware_bridge.devices import movesense, polar_h10
+from breathform.firmware_bridge.devices import diy_profile, movesense, polar_h10, witmotion
 from breathform.model import DEVICE_KINDS, SENSOR_ROLES, HeartRate, ImuBlock, RawPacket
 
 _U32 = 2**32
+_U16 = 2**16
+_WIT_GAP_MIN_S = 0.5
+"""WitMotion (no device clock): a receive-time step this much longer than the samples
+explain (and at least two notifications' worth) is taken as lost notifications."""
 
 
 @functools.lru_cache(maxsize=32)
@@ -37,7 +41,7 @@ class SensorDecoder:
 
     Attributes:
         role: "chest" or "sacrum".
-        kind: "polar_h10" or "movesense".
+        kind: "polar_h10", "movesense", "witmotion" or "diy".
         fs_hz: Nominal IMU sample rate.
         n_packets: Packets fed.
         n_decode_errors: Malformed packets skipped.
@@ -50,6 +54,14 @@ class SensorDecoder:
         clock_state: State of the device clock fit.
         last_cp_response: Last PMD control point message (Polar only).
         last_result: Last Movesense command result.
+        acc_factor: Factor applied to Polar ACC samples (from the sensor's start response;
+            1.0 until one says otherwise).
+        reassembler: WitMotion packet reassembly (its counters say what was skipped).
+        diy_config: The DIY board's config characteristic, once the driver stored it.
+        n_seq_lost: DIY packets missing according to their sequence numbers.
+        last_t_dev_s: Device times of the last block's samples in seconds as the sensor
+            counts them (DIY: its microsecond clock, unwrapped; WitMotion, which has no
+            clock: samples since the first / fs_hz); None for the other kinds.
     """
 
     def __init__(self, role: str, kind: str, fs_hz: float, *,
@@ -59,7 +71,7 @@ class SensorDecoder:
 
         Args:
             role: "chest" or "sacrum".
-            kind: "polar_h10" or "movesense".
+            kind: "polar_h10", "movesense", "witmotion" or "diy".
             fs_hz: Nominal IMU sample rate the stream was started with, in (0, 1e5].
             clock_params: Device clock fit settings (default :class:`clock.ClockParams`).
             polar_resolution_bits: ACC resolution (reference size of delta frames).
@@ -91,9 +103,16 @@ class SensorDecoder:
         self.n_samples_lost = 0
         self.last_cp_response: polar_h10.CpResponse | polar_h10.CpStreamsStopped | None = None
         self.last_result: movesense.MovesenseResult | None = None
+        self.acc_factor = 1.0
+        self.reassembler = witmotion.Reassembler()
+        self.diy_config: diy_profile.DiyConfig | None = None
+        self.n_seq_lost = 0
+        self.last_t_dev_s: NDArray[np.float64] | None = None
+        self._prev_seq = 0
+        self._wit_next = 0  # WitMotion: index of the next sample on the virtual clock
         self._next_seq = 0
         self._prev_ts: int | None = None  # Polar ns / Movesense unwrapped ms, last frame
-        self._prev_raw_ms = 0  # Movesense raw u32 timestamp of the last frame
+        self._prev_raw_ms = 0  # Movesense ms / DIY us: raw u32 timestamp of the last frame
         self._prev_n = 0
         self._ref_dev: int = 0  # device time origin (ns or ms) for the clock's float seconds
         self._last_t_rx_s: float | None = None
@@ -121,10 +140,19 @@ class SensorDecoder:
                     m = polar_h10.decode_hr_measurement(pkt.payload)
                     return [HeartRate(t_s=pkt.t_rx_s, hr_bpm=float(m.hr_bpm), rr_ms=m.rr_ms)]
                 if char == polar_h10.PMD_CP_UUID:
-                    self.last_cp_response = polar_h10.parse_cp_response(pkt.payload)
+                    self._polar_cp(pkt.payload)
                     return []
-            elif char == movesense.NOTIFY_UUID:
-                return self._movesense(pkt)
+            elif self.kind == "movesense":
+                if char == movesense.NOTIFY_UUID:
+                    return self._movesense(pkt)
+            elif self.kind == "witmotion":
+                if char == witmotion.NOTIFY_UUID:
+                    return self._witmotion(pkt)
+            elif char == diy_profile.DATA_UUID:
+                return self._diy(pkt)
+            elif char == diy_profile.CONFIG_UUID:
+                self.diy_config = diy_profile.decode_config(pkt.payload)
+                return []
         except DecodeError as exc:
             self.n_decode_errors += 1
             self.last_error = DecodeError(self.n_packets - 1, exc.reason)
@@ -133,6 +161,16 @@ class SensorDecoder:
         return []
 
     # ------------------------------------------------------------------ internals
+
+    def _polar_cp(self, payload: bytes) -> None:
+        msg = polar_h10.parse_cp_response(payload)
+        self.last_cp_response = msg
+        if (isinstance(msg, polar_h10.CpResponse) and msg.ok
+                and msg.opcode == polar_h10.CpOpcode.START
+                and msg.measurement_type == polar_h10.MeasurementType.ACC):
+            # the strap may scale its ACC stream; what it says holds until the next start
+            factor = polar_h10.start_response_factor(msg.params)
+            self.acc_factor = 1.0 if factor is None else factor
 
     def _polar_data(self, pkt: RawPacket) -> list[ImuBlock | HeartRate]:
         if polar_h10.pmd_measurement_type(pkt.payload) != polar_h10.MeasurementType.ACC:
@@ -162,6 +200,8 @@ class SensorDecoder:
                 times = polar_h10.sample_times_ns(ts, n, self.fs_hz, prev)
         self._prev_ts, self._prev_n = ts, n
         acc_g = units.mg_to_g(frame.samples.astype(np.float64))
+        if self.acc_factor != 1.0:
+            acc_g = acc_g * self.acc_factor
         t_dev_s = (times - self._ref_dev).astype(np.float64) * 1e-9
         t_obs_s = float(ts - self._ref_dev) * 1e-9
         return self._emit(pkt, t_dev_s, t_obs_s, gap, force_reset, lost, n, acc_g, None)
@@ -175,27 +215,78 @@ class SensorDecoder:
             self.n_ignored += 1  # IMU6 packets fit one notification at the MTUs we use
             return []
         imu = movesense.decode_imu6(note.payload)
-        raw, n = imu.timestamp_ms, imu.n
-        gap = force_reset = False
-        lost = 0
-        if self._prev_ts is None:
-            ts = self._ref_dev = raw
-        else:
-            d = (raw - self._prev_raw_ms) % _U32  # the u32 ms counter wraps after 49.7 days
-            steps = round(d * self.fs_hz / 1000.0)
-            if d >= _U32 // 2 or steps < self._prev_n:
-                gap = force_reset = True  # went backwards or overlaps: clock reset
-                ts = self._ref_dev = raw
-            else:
-                ts = self._prev_ts + d
-                lost = steps - self._prev_n
-                gap = lost > 0
-        self._prev_ts, self._prev_raw_ms, self._prev_n = ts, raw, n
+        n = imu.n
+        ts, lost, force_reset = self._u32_clock(imu.timestamp_ms, n, 1000.0)
+        gap = force_reset or lost > 0
         base_s = (ts - self._ref_dev) / 1000.0
         t_dev_s = base_s + _sample_offsets_s(n, self.fs_hz)
         t_obs_s = float(t_dev_s[-1])
         acc_g = units.mps2_to_g(imu.acc_mps2)
         return self._emit(pkt, t_dev_s, t_obs_s, gap, force_reset, lost, n, acc_g, imu.gyr_dps)
+
+    def _witmotion(self, pkt: RawPacket) -> list[ImuBlock | HeartRate]:
+        data = self.reassembler.feed(pkt.payload)
+        if not data:
+            self.n_ignored += 1  # a split packet: its samples come with the next part
+            return []
+        wit = witmotion.decode_packets(data)
+        n = wit.n
+        gap = False
+        lost = 0
+        if self._last_t_rx_s is not None:
+            # no device clock: the samples are counted on a virtual clock at the nominal
+            # rate; a receive-time step far beyond what the samples explain is a loss
+            lost = round((pkt.t_rx_s - self._last_t_rx_s) * self.fs_hz) - n
+            gap = lost > max(_WIT_GAP_MIN_S * self.fs_hz, 2 * n)
+            lost = lost if gap else 0
+        first = self._wit_next + lost
+        self._wit_next = first + n
+        t_dev_s = (first + np.arange(n, dtype=np.float64)) / self.fs_hz
+        self.last_t_dev_s = t_dev_s
+        return self._emit(pkt, t_dev_s, float(t_dev_s[-1]), gap, False, lost, n, wit.acc_g,
+                          wit.gyr_dps)
+
+    def _diy(self, pkt: RawPacket) -> list[ImuBlock | HeartRate]:
+        p = diy_profile.decode_data(pkt.payload)
+        n = p.n
+        d_seq = (p.seq - self._prev_seq) % _U16
+        first = self._prev_ts is None
+        # a repeated or backwards packet counter: the board rebooted
+        reboot = not first and (d_seq == 0 or d_seq >= _U16 // 2)
+        ts, lost, force_reset = self._u32_clock(p.t_us, n, 1e6, reboot=reboot)
+        self._prev_seq = p.seq
+        gap = force_reset or lost > 0
+        if not first and not force_reset and d_seq > 1:
+            self.n_seq_lost += d_seq - 1
+            gap = True
+        t_dev_s = (ts - self._ref_dev) / 1e6 + _sample_offsets_s(n, self.fs_hz)
+        self.last_t_dev_s = ts / 1e6 + _sample_offsets_s(n, self.fs_hz)
+        return self._emit(pkt, t_dev_s, float(t_dev_s[-1]), gap, force_reset, lost, n,
+                          p.acc_g, p.gyr_dps)
+
+    def _u32_clock(self, raw: int, n: int, ticks_per_s: float, *, reboot: bool = False
+                   ) -> tuple[int, int, bool]:
+        """Unwrap a u32 first-sample timestamp (Movesense ms, DIY us) of an n-sample packet.
+
+        Returns:
+            The unwrapped device time in ticks, the samples lost before the packet, and
+            whether the device clock was reset (went backwards, overlaps, or ``reboot``).
+        """
+        lost = 0
+        reset = False
+        if self._prev_ts is None:
+            ts = self._ref_dev = raw
+        else:
+            d = (raw - self._prev_raw_ms) % _U32  # wraps: ms after 49.7 days, us after 71.6 min
+            steps = round(d * self.fs_hz / ticks_per_s)
+            if reboot or d >= _U32 // 2 or steps < self._prev_n:
+                reset = True
+                ts = self._ref_dev = raw
+            else:
+                ts = self._prev_ts + d
+                lost = steps - self._prev_n
+        self._prev_ts, self._prev_raw_ms, self._prev_n = ts, raw, n
+        return ts, lost, reset
 
     def _emit(self, pkt: RawPacket, t_dev_s: NDArray[np.float64], t_obs_s: float, gap: bool,
               force_reset: bool, lost: int, n: int, acc_g: NDArray[np.float64],

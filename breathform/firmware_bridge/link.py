@@ -69,8 +69,8 @@ class Advertisement:
         name: Its advertised local name ("" when it sends none).
         rssi_dbm: Signal strength.
         service_uuids: Advertised service UUIDs, lowercase 128-bit.
-        kind: The sensor kind breathform recognises it as ("polar_h10", "movesense"),
-            or None.
+        kind: The sensor kind breathform recognises it as ("polar_h10", "movesense",
+            "witmotion", "diy"), or None.
     """
 
     address: str
@@ -82,6 +82,8 @@ class Advertisement:
 
 _POLAR_PMD = "fb005c80-02e7-f387-1cad-8acd2d8df0c8"
 _MOVESENSE = "34802252-7185-4d5d-b431-630e7050e8f0"
+_WITMOTION = "0000ffe5-0000-1000-8000-00805f9a34fb"
+_DIY = "bf010001-5b3a-4c1e-9d57-627265617468"
 
 
 def classify(name: str, service_uuids: tuple[str, ...] = ()) -> str | None:
@@ -89,16 +91,20 @@ def classify(name: str, service_uuids: tuple[str, ...] = ()) -> str | None:
 
     Args:
         name: Advertised local name (Polar H10 straps: "Polar H10 <id>"; Movesense:
-            "Movesense <serial>").
+            "Movesense <serial>"; WitMotion: "WT901BLE..."; DIY boards: "BF-DIY ...").
         service_uuids: Advertised services, lowercase 128-bit.
 
     Returns:
-        "polar_h10", "movesense" or None.
+        "polar_h10", "movesense", "witmotion", "diy" or None.
     """
     if name.startswith("Polar H10") or _POLAR_PMD in service_uuids:
         return "polar_h10"
     if name.startswith("Movesense") or _MOVESENSE in service_uuids:
         return "movesense"
+    if name.startswith("BF-DIY") or _DIY in service_uuids:
+        return "diy"
+    if name.startswith(("WT901", "BWT901")) or _WITMOTION in service_uuids:
+        return "witmotion"
     return None
 
 

@@ -2,8 +2,9 @@
 
 Entry points: :mod:`breathform.signal.pipeline` (fused 1 Hz Metrics from both sensors) and
 :mod:`breathform.signal.sensors` (per-sensor processors, ``analyze_chest``,
-``analyze_sacrum``). Building blocks: regrid (gaps), frames (whole seconds), posture
-(calibration, pitch), cadence, breathing.
+``analyze_sacrum``). Building blocks: regrid (gaps), frames (whole seconds), orientation
+(VQF / accelerometer-only inclination), posture (calibration, pitch, per-stride ranges),
+cadence, breathing.
 """
 
 from breathform.signal.pipeline import PipelineParams, PipelineState, finish, init_state, step

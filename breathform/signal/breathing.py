@@ -14,32 +14,34 @@ impacts at the step frequency and sway at the stride frequency, with harmonics. 
    1.2 Hz low-pass; the three axes are kept in a trailing ring buffer.
 
 Each second the rate is tracked with a causal forward filter (an HMM over a grid of rates,
-6-60 bpm): the belief is diffused by a Gaussian random walk (``walk_sigma_bpm`` per second),
-mixed with a broad physiological prior (``prior_bpm``, weight ``prior_mix``, so that a wrong
-lock can be left; while striding the prior is centred on the commonest locomotor-respiratory
-coupling, ``breaths_per_stride`` = 1 breath per 2 strides, log-normal of width
-``coupling_sigma_log``), and multiplied by the spectral evidence of the second. The evidence is
-the Hann-windowed power of the ring summed over the three axes (mounting- and
+6-60 bpm; :class:`RateTracker`, shared with the RR-interval estimator in
+:mod:`breathform.signal.rr_respiration`): the belief is diffused by a Gaussian random walk
+(``tracker.walk_sigma_bpm`` per second), mixed with a broad physiological prior
+(``tracker.prior_bpm``, weight ``tracker.prior_mix``, so that a wrong lock can be left;
+while striding the prior is centred on the commonest locomotor-respiratory coupling,
+``breaths_per_stride`` = 1 breath per 2 strides, log-normal of width
+``coupling_sigma_log``), and multiplied by the spectral evidence of the second. The evidence
+is the Hann-windowed power of the ring summed over the three axes (mounting- and
 yaw-invariant), whitened by ``f ** whiten_exp`` up to ``whiten_knee_bpm`` (postural sway has
 a steep low-frequency spectrum that otherwise wins; flat above the knee so that a white
 noise floor does not pull the rate to the top of the grid), normalised to a distribution
-over the grid and tempered by ``evidence_temp`` (consecutive windows overlap: each
-second's evidence is mostly not new).
-While striding, rates above ``stride_ceiling`` breaths per stride are excluded: runners and
-walkers breathe at 2:1, 3:1, 3:2 ... strides per breath, rarely 1:1, and the stride's sway
-is the strongest rhythm left in the band. Confidence = the posterior mass within +-3 bpm of
-the posterior mean (rescaled by ``quality_mass``); the rate blends, by that confidence, the
-posterior mean (shrunk towards the prior when the evidence is weak) and the unwhitened
-spectrum's peak within ``local_bpm`` of the posterior's mode (precise when the breathing
-peak is clear). Quality = the confidence, times a dominance factor (the evidence's share
-within +-3 bpm of the rate, mapped by ``dominance``; a flat spectrum has ~0.11), reduced by
-gap-filled samples; below ``min_quality`` the rate is NaN (abstain rather than guess).
-Depth = amplitude at the rate along the calibrated forward axis (before that: the ring's
-principal horizontal axis), corrected for the comb's gain, over the amplitude of the
-resting breath, calibrated during the quiet-breathing stand (from the projection's own
-dominant peak and its concentration: no locomotion there) or given in Params.
-Inspiration onsets (troughs of the projected signal, i.e. the chest starting to rotate
-backwards) are detected with hysteresis and kept in State.
+over the grid and tempered by ``tracker.evidence_temp`` (consecutive windows overlap: each
+second's evidence is mostly not new). While striding, rates above ``stride_ceiling`` breaths
+per stride are excluded: runners and walkers breathe at 2:1, 3:1, 3:2 ... strides per
+breath, rarely 1:1, and the stride's sway is the strongest rhythm left in the band.
+Confidence = the posterior mass within +-3 bpm of the posterior mean (rescaled by
+``tracker.quality_mass``); the rate blends, by that confidence, the posterior mean (shrunk
+towards the prior when the evidence is weak) and the unwhitened spectrum's peak within
+``tracker.local_bpm`` of the posterior's mode (precise when the breathing peak is clear).
+Quality = the confidence, times a dominance factor (the evidence's share within +-3 bpm of
+the rate, mapped by ``dominance``; a flat spectrum has ~0.11), reduced by gap-filled
+samples; below ``min_quality`` the rate is NaN (abstain rather than guess). Depth =
+amplitude at the rate along the calibrated forward axis (before that: the ring's principal
+horizontal axis), corrected for the comb's gain, over the amplitude of the resting breath,
+calibrated during the quiet-breathing stand (from the projection's own dominant peak and its
+concentration: no locomotion there) or given in Params. Inspiration onsets (troughs of the
+projected signal, i.e. the chest starting to rotate backwards) are detected with hysteresis
+and kept in State.
 """
 
 from __future__ import annotations
@@ -58,6 +60,54 @@ from breathform.signal._filters import butter_sos, filt
 
 
 @dataclass(frozen=True, slots=True)
+class RateTracker:
+    """A causal forward filter (HMM) over a grid of breathing rates.
+
+    Shared by the chest-accelerometer estimator (this module) and the RR-interval estimator
+    (:mod:`breathform.signal.rr_respiration`): each second the belief is diffused by a
+    Gaussian random walk, mixed with a prior (so that a wrong lock can be left) and
+    multiplied by that second's spectral evidence, tempered (consecutive windows overlap).
+    Confidence = the posterior mass within +-3 bpm of the posterior mean, rescaled.
+
+    Attributes:
+        grid_bpm: Rate grid (lowest, highest, step), bpm.
+        walk_sigma_bpm: Standard deviation of the rate's random walk per second.
+        prior_bpm: Mean and standard deviation of the physiological prior, bpm.
+        prior_mix: Weight of the prior mixed into the belief each second.
+        evidence_temp: Exponent of the spectral evidence (0..1).
+        quality_mass: Posterior mass within +-3 bpm mapped to confidence 0 and 1.
+        local_bpm: Half-width of the search for the spectral peak around the belief's mode.
+    """
+
+    grid_bpm: tuple[float, float, float] = (6.0, 60.0, 0.25)
+    walk_sigma_bpm: float = 1.0
+    prior_bpm: tuple[float, float] = (25.0, 10.0)
+    prior_mix: float = 0.05
+    evidence_temp: float = 0.1
+    quality_mass: tuple[float, float] = (0.15, 0.55)
+    local_bpm: float = 3.0
+
+    def __post_init__(self) -> None:
+        g0, g1, gd = self.grid_bpm
+        if not (0 < g0 < g1 and 0 < gd <= (g1 - g0) / 4):
+            raise InputError(f"grid_bpm must be (lo, hi, step) with 0 < lo < hi and "
+                             f"0 < step <= (hi - lo)/4, got {self.grid_bpm}")
+        if not self.walk_sigma_bpm > 0:
+            raise InputError(f"walk_sigma_bpm must be > 0, got {self.walk_sigma_bpm}")
+        if not self.prior_bpm[1] > 0:
+            raise InputError(f"prior_bpm must be (mean, sd) with sd > 0, got {self.prior_bpm}")
+        if not 0 < self.prior_mix < 1:
+            raise InputError(f"prior_mix must be in (0, 1), got {self.prior_mix}")
+        if not 0 < self.evidence_temp <= 1:
+            raise InputError(f"evidence_temp must be in (0, 1], got {self.evidence_temp}")
+        if not 0 <= self.quality_mass[0] < self.quality_mass[1] <= 1:
+            raise InputError(f"quality_mass must satisfy 0 <= lo < hi <= 1, "
+                             f"got {self.quality_mass}")
+        if not self.local_bpm > 0:
+            raise InputError(f"local_bpm must be > 0, got {self.local_bpm}")
+
+
+@dataclass(frozen=True, slots=True)
 class BreathParams:
     """Parameters of the breathing estimator.
 
@@ -70,11 +120,7 @@ class BreathParams:
         min_window_s: Shortest window before a first estimate.
         nfft: FFT length of the spectral estimate.
         peak_halfwidth_hz: Half-width of the band counted as "the peak" (amplitude).
-        grid_bpm: Rate grid of the tracker (lowest, highest, step), bpm.
-        walk_sigma_bpm: Standard deviation of the rate's random walk per second.
-        prior_bpm: Mean and standard deviation of the physiological prior, bpm.
-        prior_mix: Weight of the prior mixed into the belief each second.
-        evidence_temp: Exponent of the spectral evidence (0..1).
+        tracker: The rate tracker (grid, random walk, prior, evidence temper, confidence).
         whiten_exp: The power spectrum is multiplied by ``f ** whiten_exp``.
         whiten_knee_bpm: Above this rate the whitening weight stays constant.
         stride_ceiling: Highest breaths per stride considered while striding (0 = off).
@@ -82,8 +128,6 @@ class BreathParams:
         coupling_sigma_log: Its width in log-rate (0 = use the resting prior throughout).
         dominance: Share of the evidence's power within +-3 bpm of the rate mapped to a
             quality factor of 0 and 1 (a flat spectrum gives ~0.11; (0, 0) = off).
-        local_bpm: Half-width of the search for the spectral peak around the belief's mode.
-        quality_mass: Posterior mass within +-3 bpm mapped to quality 0 and 1.
         min_quality: Below this quality the rate and depth are NaN.
         rest_amp_g: Resting breath amplitude (rms, g) from the runner's profile; when None
             it is calibrated from the quiet-breathing stand.
@@ -101,19 +145,13 @@ class BreathParams:
     min_window_s: float = 12.0
     nfft: int = 4096
     peak_halfwidth_hz: float = 0.06
-    grid_bpm: tuple[float, float, float] = (6.0, 60.0, 0.25)
-    walk_sigma_bpm: float = 1.0
-    prior_bpm: tuple[float, float] = (25.0, 10.0)
-    prior_mix: float = 0.05
-    evidence_temp: float = 0.1
+    tracker: RateTracker = RateTracker()
     whiten_exp: float = 2.0
     whiten_knee_bpm: float = 30.0
     stride_ceiling: float = 0.7
-    local_bpm: float = 3.0
     dominance: tuple[float, float] = (0.0, 0.12)
     breaths_per_stride: float = 0.5
     coupling_sigma_log: float = 0.3
-    quality_mass: tuple[float, float] = (0.15, 0.55)
     min_quality: float = 0.3
     rest_amp_g: float | None = None
     rest_min_s: int = 5
@@ -137,15 +175,10 @@ class BreathParams:
             raise InputError(f"rest_amp_g must be > 0, got {self.rest_amp_g}")
         if self.nfft < self.window_s * self.fs_d_hz:
             raise InputError(f"nfft={self.nfft} shorter than the window")
-        g0, g1, gd = self.grid_bpm
-        if not (0 < g0 < g1 and 0 < gd <= (g1 - g0) / 4 and g1 / 60.0 < 0.45 * self.fs_d_hz):
-            raise InputError(f"grid_bpm must be (lo, hi, step) with 0 < lo < hi below the "
-                             f"decimated Nyquist and step <= (hi - lo)/4, got {self.grid_bpm}")
-        if not (self.walk_sigma_bpm > 0 and self.prior_bpm[1] > 0
-                and 0 < self.prior_mix < 1 and 0 < self.evidence_temp <= 1):
-            raise InputError("need walk_sigma_bpm > 0, prior_bpm[1] > 0, 0 < prior_mix < 1 and "
-                             f"0 < evidence_temp <= 1, got {self.walk_sigma_bpm}, "
-                             f"{self.prior_bpm}, {self.prior_mix}, {self.evidence_temp}")
+        if not self.tracker.grid_bpm[1] / 60.0 < 0.45 * self.fs_d_hz:
+            raise InputError(f"tracker.grid_bpm's highest rate must be below 0.45 * the "
+                             f"decimated rate ({0.45 * self.fs_d_hz * 60.0:.0f} bpm), got "
+                             f"{self.tracker.grid_bpm}")
         if not (self.breaths_per_stride > 0 and self.stride_ceiling >= 0
                 and self.coupling_sigma_log >= 0 and self.whiten_knee_bpm > 0):
             raise InputError("need breaths_per_stride > 0, stride_ceiling >= 0, "
@@ -156,9 +189,6 @@ class BreathParams:
         if not (d0 == d1 == 0 or 0 <= d0 < d1 <= 1):
             raise InputError(f"dominance must be (0, 0) or satisfy 0 <= lo < hi <= 1, "
                              f"got {self.dominance}")
-        if not 0 <= self.quality_mass[0] < self.quality_mass[1] <= 1:
-            raise InputError(f"quality_mass must satisfy 0 <= lo < hi <= 1, "
-                             f"got {self.quality_mass}")
 
     @property
     def decim(self) -> int:
@@ -203,7 +233,6 @@ class BreathState:
     ring_filled: NDArray[np.bool_]
     n_valid: int
     belief: NDArray[np.float64]
-    f_prev_hz: float
     amp_prev_g: float
     still_run: int
     rest_sum_g: float
@@ -272,7 +301,7 @@ def init_state(p: BreathParams) -> BreathState:
         comb_x=np.zeros((_pmax(p), 3)), comb_y=np.zeros((_pmax(p), 3)),
         zi_c=np.zeros((_sos_c(p).shape[0], 2, 3)),
         ring=np.zeros((nr, 3)), ring_filled=np.zeros(nr, bool), n_valid=0,
-        belief=_prior(p).copy(), f_prev_hz=np.nan, amp_prev_g=np.nan, still_run=0,
+        belief=_prior(p).copy(), amp_prev_g=np.nan, still_run=0,
         rest_sum_g=0.0, rest_n=0,
         rest_amp_g=rest, rest_final=p.rest_amp_g is not None,
         trk_mode=0, trk_v=0.0, trk_t_s=0.0,
@@ -285,8 +314,7 @@ def reset_filters(p: BreathParams, s: BreathState) -> BreathState:
     fresh = init_state(p)
     return replace(fresh, rest_sum_g=s.rest_sum_g, rest_n=s.rest_n, rest_amp_g=s.rest_amp_g,
                    rest_final=s.rest_final or s.rest_n >= p.rest_min_s,
-                   onsets_s=s.onsets_s, n_onsets=s.n_onsets, f_prev_hz=s.f_prev_hz,
-                   belief=s.belief)
+                   onsets_s=s.onsets_s, n_onsets=s.n_onsets, belief=s.belief)
 
 
 def _comb(lam: float, x: NDArray[np.float64], hx: NDArray[np.float64],
@@ -359,7 +387,6 @@ def frame_step(p: BreathParams, s: BreathState, bf: BreathFrame
             amp = amp / max(comb_gain(p.comb_lambda, f_b, bf.stride_s), 0.2)
         if np.isfinite(f_b) and quality >= p.min_quality:
             rate = 60.0 * f_b
-            s = replace(s, f_prev_hz=f_b)
         if bf.still and not s.rest_final:
             # the quiet stand has no locomotion: its calibration takes the projection's own
             # dominant peak (concentration-based quality), not the tracker's belief
@@ -396,17 +423,12 @@ def _axis(bf: BreathFrame, ring: NDArray[np.float64]) -> NDArray[np.float64] | N
     return np.asarray(vecs[:, int(np.argmax(w))])
 
 
-@lru_cache(maxsize=32)
 def _grid_hz(p: BreathParams) -> NDArray[np.float64]:
-    g0, g1, gd = p.grid_bpm
-    return np.arange(g0, g1 + 0.5 * gd, gd) / 60.0
+    return tracker_grid_hz(p.tracker)
 
 
-@lru_cache(maxsize=32)
 def _prior(p: BreathParams) -> NDArray[np.float64]:
-    g = _grid_hz(p) * 60.0
-    w = np.exp(-0.5 * ((g - p.prior_bpm[0]) / p.prior_bpm[1]) ** 2)
-    return np.asarray(w / w.sum())
+    return tracker_prior(p.tracker)
 
 
 def _prior_now(p: BreathParams, stride_s: float) -> NDArray[np.float64]:
@@ -419,14 +441,6 @@ def _prior_now(p: BreathParams, stride_s: float) -> NDArray[np.float64]:
     return np.asarray(w / w.sum())
 
 
-@lru_cache(maxsize=32)
-def _walk_kernel(p: BreathParams) -> NDArray[np.float64]:
-    gd = p.grid_bpm[2]
-    half = int(np.ceil(4.0 * p.walk_sigma_bpm / gd))
-    k = np.exp(-0.5 * (np.arange(-half, half + 1) * gd / p.walk_sigma_bpm) ** 2)
-    return np.asarray(k / k.sum())
-
-
 def _track(p: BreathParams, belief: NDArray[np.float64], win: NDArray[np.float64],
            stride_s: float) -> tuple[NDArray[np.float64], float, float]:
     """One step of the forward filter; returns the belief, the rate (Hz) and the confidence."""
@@ -435,39 +449,98 @@ def _track(p: BreathParams, belief: NDArray[np.float64], win: NDArray[np.float64
     f = _grid_hz(p)
     spec = np.interp(f, np.fft.rfftfreq(p.nfft, 1.0 / p.fs_d_hz), full)
     spec = spec * (np.minimum(f, p.whiten_knee_bpm / 60.0) / f[0]) ** p.whiten_exp
+    ceiling_hz = np.inf
+    if p.stride_ceiling > 0 and np.isfinite(stride_s) and stride_s > 0:
+        ceiling_hz = p.stride_ceiling / stride_s
+    post, f_mean, conf = tracker_step(p.tracker, belief, spec, _prior_now(p, stride_s),
+                                      ceiling_hz)
+    d0, d1 = p.dominance
     total = float(spec.sum())
-    pred = np.convolve(belief, _walk_kernel(p), mode="same")
+    if d1 > 0 and total > 0 and np.isfinite(total):
+        share = float(spec[np.abs(f - f_mean) * 60.0 <= 3.0].sum()) / total
+        conf *= float(np.clip((share - d0) / (d1 - d0), 0.0, 1.0))
+    # the whitened, tempered evidence locates a peak coarsely (and biased upwards); once the
+    # belief is confident the unwhitened spectrum's peak near its mode gives the rate
+    f_peak = refined_peak_hz(full, p.fs_d_hz / p.nfft, float(f[int(np.argmax(post))]),
+                             p.tracker.local_bpm)
+    return post, blend_rate_hz(conf, f_peak, f_mean), conf
+
+
+# ------------------------------------------------------------------ the shared rate tracker
+@lru_cache(maxsize=32)
+def tracker_grid_hz(t: RateTracker) -> NDArray[np.float64]:
+    """The tracker's rate grid in Hz, (n_grid,)."""
+    g0, g1, gd = t.grid_bpm
+    return np.arange(g0, g1 + 0.5 * gd, gd) / 60.0
+
+
+@lru_cache(maxsize=32)
+def tracker_prior(t: RateTracker) -> NDArray[np.float64]:
+    """The Gaussian prior over the grid (sums to 1), also the belief before any evidence."""
+    g = tracker_grid_hz(t) * 60.0
+    w = np.exp(-0.5 * ((g - t.prior_bpm[0]) / t.prior_bpm[1]) ** 2)
+    return np.asarray(w / w.sum())
+
+
+@lru_cache(maxsize=32)
+def _walk_kernel(t: RateTracker) -> NDArray[np.float64]:
+    gd = t.grid_bpm[2]
+    half = int(np.ceil(4.0 * t.walk_sigma_bpm / gd))
+    k = np.exp(-0.5 * (np.arange(-half, half + 1) * gd / t.walk_sigma_bpm) ** 2)
+    return np.asarray(k / k.sum())
+
+
+def tracker_step(t: RateTracker, belief: NDArray[np.float64], spec: NDArray[np.float64],
+                 prior_now: NDArray[np.float64] | None = None, ceiling_hz: float = np.inf
+                 ) -> tuple[NDArray[np.float64], float, float]:
+    """One second of the forward filter.
+
+    Args:
+        t: Tracker parameters.
+        belief: Posterior of the previous second over the grid, (n_grid,).
+        spec: This second's spectral evidence (power, >= 0) on the grid, (n_grid,); all
+            zeros or non-finite = no evidence (the belief only diffuses).
+        prior_now: The prior mixed in this second (default: :func:`tracker_prior`).
+        ceiling_hz: Rates above this get no evidence (excluded).
+
+    Returns:
+        The posterior (n_grid,), its mean rate in Hz and the confidence in 0..1.
+    """
+    f = tracker_grid_hz(t)
+    pred = np.convolve(belief, _walk_kernel(t), mode="same")
     pred = pred / pred.sum()
-    pred = (1.0 - p.prior_mix) * pred + p.prior_mix * _prior_now(p, stride_s)
+    prior = tracker_prior(t) if prior_now is None else prior_now
+    pred = (1.0 - t.prior_mix) * pred + t.prior_mix * prior
+    total = float(spec.sum())
     if total > 0 and np.isfinite(total):
-        loglik = p.evidence_temp * np.log(spec / total + 1e-12)
-        if p.stride_ceiling > 0 and np.isfinite(stride_s) and stride_s > 0:
-            loglik = np.where(f > p.stride_ceiling / stride_s, -50.0, loglik)
+        loglik = t.evidence_temp * np.log(spec / total + 1e-12)
+        if np.isfinite(ceiling_hz):
+            loglik = np.where(f > ceiling_hz, -50.0, loglik)
         post = pred * np.exp(loglik - loglik.max())
         post = post / post.sum()
     else:
         post = pred
     f_mean = float(post @ f)
-    near = np.abs(f - f_mean) * 60.0 <= 3.0
-    mass = float(post[near].sum())
-    q0, q1 = p.quality_mass
-    conf = float(np.clip((mass - q0) / (q1 - q0), 0.0, 1.0))
-    d0, d1 = p.dominance
-    if d1 > 0 and total > 0 and np.isfinite(total):
-        share = float(spec[near].sum()) / total
-        conf *= float(np.clip((share - d0) / (d1 - d0), 0.0, 1.0))
-    f_peak = _refined_peak(p, full, float(f[int(np.argmax(post))]))
-    # the whitened, tempered evidence locates a peak coarsely (and biased upwards); once the
-    # belief is confident the unwhitened spectrum's peak near its mode gives the rate
-    f_b = f_mean if not np.isfinite(f_peak) else conf * f_peak + (1.0 - conf) * f_mean
-    return np.asarray(post), f_b, conf
+    mass = float(post[np.abs(f - f_mean) * 60.0 <= 3.0].sum())
+    q0, q1 = t.quality_mass
+    return np.asarray(post), f_mean, float(np.clip((mass - q0) / (q1 - q0), 0.0, 1.0))
 
 
-def _refined_peak(p: BreathParams, full: NDArray[np.float64], f_mode: float) -> float:
-    """Parabolically refined maximum of ``full`` within ``local_bpm`` of ``f_mode``."""
-    df = p.fs_d_hz / p.nfft
-    half = max(1, int(p.local_bpm / 60.0 / df))
-    c = round(f_mode / df)
+def refined_peak_hz(full: NDArray[np.float64], df_hz: float, f_mode_hz: float,
+                    local_bpm: float) -> float:
+    """Parabolically (log-power) refined maximum of a spectrum near ``f_mode_hz``.
+
+    Args:
+        full: Power spectrum on bins ``k * df_hz``, (n_bins,).
+        df_hz: Bin spacing.
+        f_mode_hz: Centre of the search.
+        local_bpm: Half-width of the search.
+
+    Returns:
+        The peak frequency in Hz, NaN when the search range is too short or at an edge.
+    """
+    half = max(1, int(local_bpm / 60.0 / df_hz))
+    c = round(f_mode_hz / df_hz)
     lo, hi = max(1, c - half), min(full.shape[0] - 1, c + half + 1)
     if hi - lo < 3:
         return float("nan")
@@ -477,7 +550,14 @@ def _refined_peak(p: BreathParams, full: NDArray[np.float64], f_mode: float) -> 
     a, b, cc = (float(np.log(v + 1e-30)) for v in full[i - 1:i + 2])
     den = a - 2 * b + cc
     delta = float(np.clip(0.5 * (a - cc) / den, -0.5, 0.5)) if den < 0 else 0.0
-    return (i + delta) * df
+    return (i + delta) * df_hz
+
+
+def blend_rate_hz(conf: float, f_peak_hz: float, f_mean_hz: float) -> float:
+    """The rate: by confidence, the spectral peak (precise) or the posterior mean (robust)."""
+    if not np.isfinite(f_peak_hz):
+        return f_mean_hz
+    return conf * f_peak_hz + (1.0 - conf) * f_mean_hz
 
 
 def _dominant_amplitude(p: BreathParams, sig: NDArray[np.float64]) -> tuple[float, float]:

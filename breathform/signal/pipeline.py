@@ -232,16 +232,17 @@ def _emit(p: PipelineParams, s: PipelineState, final: bool
 def _fuse(p: PipelineParams, s: PipelineState, k: int, c: sn.ChestSecond | None,
           r: sn.SacrumSecond | None) -> Metrics:
     nan = math.nan
-    rate = depth = lean = chest_cad = nan
+    rate = depth = lean = twist = chest_cad = nan
     quality = 0.0
     warming = c is None or not c.calibrated
     if c is not None:
         rate, depth, quality, lean = c.rate_bpm, c.depth_rel, c.breath_quality, c.trunk_lean_deg
-        chest_cad = c.cadence_spm
-    tilt = cad = nan
+        chest_cad, twist = c.cadence_spm, c.trunk_twist_range_deg
+    tilt = cad = drop = rot = nan
     if p.sacrum_fs_hz is not None:
         if r is not None:
             tilt, cad = r.pelvic_tilt_deg, r.cadence_spm
+            drop, rot = r.pelvic_drop_range_deg, r.pelvic_rotation_range_deg
         warming = warming or r is None or not r.calibrated
     if not math.isfinite(cad):
         cad = chest_cad
@@ -258,5 +259,7 @@ def _fuse(p: PipelineParams, s: PipelineState, k: int, c: sn.ChestSecond | None,
         hr = float(s.hr_bpm[sel[-1]])
     return Metrics(t_s=float(k), rate_bpm=rate, depth_rel=depth, breath_quality=quality,
                    strides_per_breath=spb, cadence_spm=cad, pelvic_tilt_deg=tilt,
-                   trunk_lean_deg=lean, lumbar_deg=lean - tilt, hr_bpm=hr,
+                   pelvic_drop_range_deg=drop, pelvic_rotation_range_deg=rot,
+                   trunk_lean_deg=lean, trunk_twist_range_deg=twist, lumbar_deg=lean - tilt,
+                   hr_bpm=hr,
                    warming_up=warming)

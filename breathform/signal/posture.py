@@ -7,23 +7,31 @@ running (after ``fwd_skip_s`` running seconds, ``fwd_cal_s`` of them), made orth
 the vertical, with its sign chosen so that the vertical and forward accelerations covary
 negatively (braking at foot strike, see docs/conventions.md).
 
-Pitch: the gravity direction is the accelerometer low-passed well below the stride
-frequency (a Butterworth low-pass: the stride-average of the specific force is gravity at
-steady speed); pitch = atan2(-g_x, hypot(g_y, g_z)) in the calibrated segment frame
-(+ = top of the segment tipped forward), averaged over each second.
+Angles: the gravity direction in the sensor frame comes from
+:mod:`breathform.signal.orientation` (VQF 6D with a gyroscope; the accelerometer low-passed
+well below the stride frequency without one). In the calibrated segment frame (x forward,
+y left, z up) the segment's ZYX Euler angles are pitch = atan2(-g_x, hypot(g_y, g_z))
+(+ = top of the segment tipped forward, averaged over each second), roll = atan2(g_y, g_z)
+(+ = tipped to the right, i.e. the left side up) and, with a gyroscope only, yaw = the
+heading of the segment's forward axis in the VQF earth frame. Ranges (pelvic drop, pelvic
+rotation, trunk twist) are the peak-to-peak roll and yaw over the last whole stride ending
+with the second; the yaw is first detrended by the line through the stride's end points, so
+a slow turn or heading drift does not count as rotation. A low-passed accelerometer cannot
+follow stride-frequency roll, so without a gyroscope the ranges are NaN.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 
 from breathform.errors import InputError
 from breathform.signal import frames as fr
-from breathform.signal._filters import butter_sos, filt, unit_zi
+from breathform.signal import orientation as ori
 from breathform.signal.regrid import Samples
 
 
@@ -54,9 +62,12 @@ class PostureParams:
 
     Attributes:
         fs_hz: Nominal sample rate.
-        has_gyro: Whether samples carry a gyroscope (used for stillness only).
-        lp_hz: Gravity low-pass cutoff; well below the stride frequency (~1.2-1.6 Hz).
+        has_gyro: Whether samples carry a gyroscope (VQF orientation, stillness, ranges).
+        lp_hz: Accelerometer-only gravity low-pass cutoff; well below the stride frequency
+            (~1.2-1.6 Hz).
         lp_order: Butterworth order of the gravity low-pass.
+        tau_acc_s: VQF accelerometer time constant (with a gyroscope).
+        max_stride_s: Longest stride whose ranges are measured (history kept).
         still_std_g: Max per-axis std within a second to call it still.
         still_gyr_dps: Max mean gyro norm to call a second still.
         still_min_s: Still seconds needed before the vertical is known.
@@ -71,6 +82,8 @@ class PostureParams:
     has_gyro: bool = False
     lp_hz: float = 0.4
     lp_order: int = 2
+    tau_acc_s: float = 3.0
+    max_stride_s: float = 2.0
     still_std_g: float = 0.03
     still_gyr_dps: float = 10.0
     still_min_s: int = 3
@@ -89,6 +102,10 @@ class PostureParams:
                              f"{self.still_min_s}, {self.still_max_s}")
         if self.fwd_cal_s < 1:
             raise InputError(f"fwd_cal_s must be >= 1, got {self.fwd_cal_s}")
+        if not self.max_stride_s * self.fs_hz >= 2:
+            raise InputError(f"max_stride_s must hold at least 2 samples, got "
+                             f"max_stride_s={self.max_stride_s}, fs_hz={self.fs_hz}")
+        _orient_params(self)  # validates
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +114,7 @@ class PostureState:
 
     Attributes:
         framer: Pending samples (only used by :func:`step`).
-        zi: Gravity low-pass state, (n_sections, 2, 3).
-        primed: Whether ``zi`` has been initialised from a first sample.
+        orient: Orientation filter state.
         still_run: Consecutive still seconds in the current still stretch.
         v_sum: Sum of per-second mean acc over the still stretch, (3,).
         vertical: Calibrated vertical (3,), NaN until known.
@@ -108,11 +124,13 @@ class PostureState:
         xcov: Vertical-horizontal dynamic-acc cross-covariance sum, (3,).
         fwd_n: Running seconds accumulated into ``cov``.
         forward: Calibrated forward axis (3,), NaN until known.
+        roll_hist: Segment roll of the latest samples (one max stride), deg, NaN where
+            unknown.
+        yaw_hist: Segment heading of the latest samples, deg, NaN where unknown.
     """
 
     framer: fr.FramerState
-    zi: NDArray[np.float64]
-    primed: bool
+    orient: ori.OrientationState
     still_run: int
     v_sum: NDArray[np.float64]
     vertical: NDArray[np.float64]
@@ -122,6 +140,8 @@ class PostureState:
     xcov: NDArray[np.float64]
     fwd_n: int
     forward: NDArray[np.float64]
+    roll_hist: NDArray[np.float64]
+    yaw_hist: NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +151,10 @@ class PostureSecond:
     Attributes:
         t_s: End of the second.
         pitch_deg: Mean segment pitch relative to neutral (+ forward), NaN if unknown.
+        roll_range_deg: Peak-to-peak segment roll (frontal) over the last stride, NaN
+            without a gyroscope, a known stride or a calibration.
+        yaw_range_deg: Peak-to-peak segment yaw (transverse) over the last stride, NaN
+            likewise.
         still: The second was still.
         running: The second looked like running.
         calibrated: Vertical and forward axis are both known.
@@ -139,19 +163,26 @@ class PostureSecond:
 
     t_s: float
     pitch_deg: float
+    roll_range_deg: float
+    yaw_range_deg: float
     still: bool
     running: bool
     calibrated: bool
     filled_frac: float
 
 
-def _sos(p: PostureParams) -> NDArray[np.float64]:
-    return butter_sos(p.lp_order, p.lp_hz, "lowpass", p.fs_hz)
+@lru_cache(maxsize=32)
+def _orient_params(p: PostureParams) -> ori.OrientationParams:
+    return ori.OrientationParams(p.fs_hz, p.has_gyro, tau_acc_s=p.tau_acc_s, lp_hz=p.lp_hz,
+                                 lp_order=p.lp_order)
+
+
+def _hist_len(p: PostureParams) -> int:
+    return round(p.max_stride_s * p.fs_hz) + 1
 
 
 def init_state(p: PostureParams) -> PostureState:
     """Return the state before any sample (with the stored calibration, if any)."""
-    n_sec = _sos(p).shape[0]
     vert = np.full(3, np.nan)
     fwd = np.full(3, np.nan)
     final = False
@@ -160,10 +191,12 @@ def init_state(p: PostureParams) -> PostureState:
         final = True
         if p.calibration.forward is not None:
             fwd = _orthonormal_forward(vert, np.asarray(p.calibration.forward, float))
+    nan_hist = np.full(_hist_len(p), np.nan)
     return PostureState(
-        framer=fr.init_framer(), zi=np.zeros((n_sec, 2, 3)), primed=False, still_run=0,
+        framer=fr.init_framer(), orient=ori.init_state(_orient_params(p)), still_run=0,
         v_sum=np.zeros(3), vertical=vert, vertical_final=final, run_seen=0,
         cov=np.zeros((3, 3)), xcov=np.zeros(3), fwd_n=0, forward=fwd,
+        roll_hist=nan_hist, yaw_hist=nan_hist,
     )
 
 
@@ -171,25 +204,15 @@ def reset_filters(p: PostureParams, s: PostureState) -> PostureState:
     """Restart the filters after a long gap; keep the calibration."""
     still_run = s.still_run if s.vertical_final else 0
     v_sum = s.v_sum if s.vertical_final else np.zeros(3)
-    return replace(s, zi=np.zeros_like(s.zi), primed=False, still_run=still_run, v_sum=v_sum)
+    nan_hist = np.full(_hist_len(p), np.nan)
+    return replace(s, orient=ori.reset(_orient_params(p), s.orient), still_run=still_run,
+                   v_sum=v_sum, roll_hist=nan_hist, yaw_hist=nan_hist)
 
 
 def _orthonormal_forward(vert: NDArray[np.float64], fwd: NDArray[np.float64]
                          ) -> NDArray[np.float64]:
     x = fwd - np.dot(fwd, vert) * vert
     return np.asarray(x / np.linalg.norm(x))
-
-
-def gravity(p: PostureParams, s: PostureState, acc: NDArray[np.float64]
-            ) -> tuple[NDArray[np.float64], PostureState]:
-    """Low-pass the accelerometer (gravity direction estimate), priming on first use."""
-    zi = s.zi
-    if not s.primed:
-        if acc.shape[0] == 0:
-            return acc.copy(), s
-        zi = unit_zi(p.lp_order, p.lp_hz, "lowpass", p.fs_hz)[:, :, None] * acc[0]
-    g, zi = filt(_sos(p), acc, zi)
-    return g, replace(s, zi=zi, primed=True)
 
 
 def frame_step(p: PostureParams, s: PostureState, f: fr.Frame, step_s: float = np.nan
@@ -206,16 +229,19 @@ def frame_step(p: PostureParams, s: PostureState, f: fr.Frame, step_s: float = n
             sway (it alternates sign from one step to the next).
 
     Returns:
-        The second's row, the new state and the low-passed gravity samples (n, 3).
+        The second's row, the new state and the gravity samples of the orientation
+        estimate in the sensor frame (n, 3).
     """
     x = f.samples
     if f.reset:
         s = reset_filters(p, s)
     if x.n == 0:
-        return (PostureSecond(float(f.k), np.nan, False, False, _calibrated(s), 1.0),
-                s, np.zeros((0, 3)))
+        return (PostureSecond(float(f.k), np.nan, np.nan, np.nan, False, False,
+                              _calibrated(s), 1.0), s, np.zeros((0, 3)))
     acc = x.acc_g
-    grav, s = gravity(p, s, acc)
+    o, os_ = ori.step(_orient_params(p), s.orient, acc, x.gyr_dps if p.has_gyro else None)
+    s = replace(s, orient=os_)
+    grav = o.grav_g
     mean = acc.mean(axis=0)
     still = bool(acc.std(axis=0).max() < p.still_std_g
                  and abs(float(np.linalg.norm(mean)) - 1.0) < 0.05
@@ -228,10 +254,57 @@ def frame_step(p: PostureParams, s: PostureState, f: fr.Frame, step_s: float = n
     if running and not np.isnan(s.vertical[0]) and np.isnan(s.forward[0]):
         s = _update_forward(p, s, acc, grav, step_s)
     pitch = np.nan
+    roll = yaw = np.full(x.n, np.nan)
     if _calibrated(s):
-        pitch = float(pitch_deg(grav, s.vertical, s.forward).mean())
-    return PostureSecond(float(f.k), pitch, still, running, _calibrated(s), f.filled_frac), \
-        s, grav
+        pitch_s, roll_s = pitch_roll_deg(grav, s.vertical, s.forward)
+        pitch = float(pitch_s.mean())
+        if o.quat is not None:
+            roll = roll_s
+            yaw = heading_deg(o.quat, s.forward)
+    roll_rng = yaw_rng = np.nan
+    if p.has_gyro:   # without one the history stays NaN: skip the work
+        s = replace(s, roll_hist=_push_hist(s.roll_hist, roll),
+                    yaw_hist=_push_hist(s.yaw_hist, yaw))
+        stride_s = 2.0 * step_s
+        roll_rng = stride_range_deg(s.roll_hist, stride_s, p.fs_hz)
+        yaw_rng = stride_range_deg(s.yaw_hist, stride_s, p.fs_hz, period_deg=360.0)
+    return PostureSecond(float(f.k), pitch, roll_rng, yaw_rng, still, running,
+                         _calibrated(s), f.filled_frac), s, grav
+
+
+def _push_hist(hist: NDArray[np.float64], new: NDArray[np.float64]) -> NDArray[np.float64]:
+    m = hist.shape[0]
+    if new.shape[0] >= m:
+        return new[-m:].copy()
+    return np.concatenate((hist[new.shape[0]:], new))
+
+
+def stride_range_deg(angle_deg: NDArray[np.float64], stride_s: float, fs_hz: float,
+                     period_deg: float | None = None) -> float:
+    """Peak-to-peak of an angle over its last stride, end-point drift removed.
+
+    Args:
+        angle_deg: Angle samples, latest last, (m,).
+        stride_s: Stride period in seconds (NaN if unknown).
+        fs_hz: Sample rate.
+        period_deg: Unwrap the window with this period first (360 for a heading).
+
+    Returns:
+        The range in degrees, or NaN when the stride is unknown, longer than the history or
+        the window holds a NaN.
+    """
+    if not np.isfinite(stride_s):
+        return np.nan
+    win = round(stride_s * fs_hz)
+    if not 2 <= win < angle_deg.shape[0]:
+        return np.nan
+    a = angle_deg[-win - 1:]
+    if not bool(np.isfinite(a).all()):
+        return np.nan
+    if period_deg is not None:
+        a = np.unwrap(a, period=period_deg)
+    a = a - np.linspace(0.0, a[-1] - a[0], a.shape[0])
+    return float(a.max() - a.min())
 
 
 def _calibrated(s: PostureState) -> bool:
@@ -281,9 +354,10 @@ def _update_forward(p: PostureParams, s: PostureState, acc: NDArray[np.float64],
     return replace(s, run_seen=run_seen, cov=cov, xcov=xcov, fwd_n=fwd_n, forward=fwd)
 
 
-def pitch_deg(grav: NDArray[np.float64], vertical: NDArray[np.float64],
-              forward: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Segment pitch from gravity samples.
+def pitch_roll_deg(grav: NDArray[np.float64], vertical: NDArray[np.float64],
+                   forward: NDArray[np.float64]
+                   ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Segment pitch and roll (ZYX Euler) from gravity samples.
 
     Args:
         grav: Gravity direction samples in the sensor frame (any norm), (n, 3).
@@ -291,13 +365,34 @@ def pitch_deg(grav: NDArray[np.float64], vertical: NDArray[np.float64],
         forward: Segment forward axis in the sensor frame, (3,), orthogonal to vertical.
 
     Returns:
-        Pitch in degrees (+ = top of the segment forward), (n,).
+        Pitch in degrees (+ = top of the segment forward) and roll in degrees (+ = tipped
+        to the right, left side up), each (n,).
     """
     y_ax = np.cross(vertical, forward)
     gx = grav @ forward
     gy = grav @ y_ax
     gz = grav @ vertical
-    return np.asarray(np.degrees(np.arctan2(-gx, np.hypot(gy, gz))))
+    return (np.asarray(np.degrees(np.arctan2(-gx, np.hypot(gy, gz)))),
+            np.asarray(np.degrees(np.arctan2(gy, gz))))
+
+
+def heading_deg(quat: NDArray[np.float64], forward: NDArray[np.float64]
+                ) -> NDArray[np.float64]:
+    """Segment yaw (ZYX Euler): heading of its forward axis in the 6D earth frame.
+
+    Args:
+        quat: Sensor-to-earth quaternions [w, x, y, z], (n, 4).
+        forward: Segment forward axis in the sensor frame, (3,).
+
+    Returns:
+        Yaw in degrees (+ = turned to the left), in (-180, 180], (n,).
+    """
+    w, x, y, z = quat[:, 0], quat[:, 1], quat[:, 2], quat[:, 3]
+    fx, fy, fz = (float(v) for v in forward)
+    # first two rows of the rotation matrix of each quaternion, times ``forward``
+    ex = (1 - 2 * (y * y + z * z)) * fx + 2 * (x * y - w * z) * fy + 2 * (x * z + w * y) * fz
+    ey = 2 * (x * y + w * z) * fx + (1 - 2 * (x * x + z * z)) * fy + 2 * (y * z - w * x) * fz
+    return np.asarray(np.degrees(np.arctan2(ey, ex)))
 
 
 def step(p: PostureParams, s: PostureState, x: Samples
@@ -328,5 +423,6 @@ def calibration_of(s: PostureState) -> SegmentCalibration | None:
 
 __all__: Sequence[str] = [
     "PostureParams", "PostureSecond", "PostureState", "SegmentCalibration", "calibration_of",
-    "frame_step", "init_state", "pitch_deg", "run_batch", "step",
+    "frame_step", "heading_deg", "init_state", "pitch_roll_deg", "run_batch", "step",
+    "stride_range_deg",
 ]

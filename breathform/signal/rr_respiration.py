@@ -10,11 +10,13 @@ vagal modulation fades). Per recording (batch, but each second uses only beats u
    only once the next beat has arrived: causal) and band-passed 0.08-1.2 Hz;
 3. each second, the trailing ``window_s`` are turned into spectral evidence over a rate grid
    (whitened by ``f ** whiten_exp`` against the slow Mayer-wave and trend power) and tracked
-   with a forward filter (random walk plus a broad prior), as the accelerometer tracker in
-   :mod:`breathform.signal.breathing`; quality = posterior mass within +-3 bpm, rescaled;
-   the rate blends, by quality, the posterior mean and the unwhitened spectrum's peak near
-   the posterior's mode; below ``min_quality`` (or with a beat gap over ``max_gap_s`` in
-   the window) the rate is NaN.
+   with the same forward filter as the accelerometer tracker
+   (:class:`breathform.signal.breathing.RateTracker`: random walk plus a broad prior);
+   quality = posterior mass within +-3 bpm, rescaled; the rate blends, by quality, the
+   posterior mean and the unwhitened spectrum's peak near the posterior's mode; below
+   ``min_quality`` (or with a beat gap over ``max_gap_s`` in the window) the rate is NaN.
+
+:func:`fuse` combines this rate with the accelerometer's, second by second.
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ from scipy.signal import sosfilt
 
 from breathform.errors import InputError
 from breathform.signal._filters import butter_sos
+from breathform.signal.breathing import (
+    RateTracker,
+    blend_rate_hz,
+    refined_peak_hz,
+    tracker_grid_hz,
+    tracker_prior,
+    tracker_step,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +47,8 @@ class RrParams:
         fs_hz: Rate of the evenly resampled RR series.
         window_s: Trailing window of the spectral evidence.
         nfft: FFT length.
-        grid_bpm: Rate grid (lowest, highest, step), bpm.
-        walk_sigma_bpm: Random walk of the rate per second.
-        prior_bpm: Mean and standard deviation of the prior.
-        prior_mix: Weight of the prior mixed in each second.
-        evidence_temp: Exponent of the evidence (0..1).
+        tracker: The rate tracker (shared with the accelerometer estimator).
         whiten_exp: The power spectrum is multiplied by ``f ** whiten_exp``.
-        quality_mass: Posterior mass within +-3 bpm mapped to quality 0 and 1.
         min_quality: Below this quality the rate is NaN.
         median_beats: Beats in the running median of the ectopic-beat filter.
         max_gap_s: A window with a longer gap between accepted beats gives NaN.
@@ -52,30 +57,23 @@ class RrParams:
     fs_hz: float = 4.0
     window_s: float = 30.0
     nfft: int = 1024
-    grid_bpm: tuple[float, float, float] = (6.0, 60.0, 0.25)
-    walk_sigma_bpm: float = 1.0
-    prior_bpm: tuple[float, float] = (25.0, 10.0)
-    prior_mix: float = 0.05
-    evidence_temp: float = 0.1
+    tracker: RateTracker = RateTracker()
     whiten_exp: float = 2.0
-    quality_mass: tuple[float, float] = (0.15, 0.55)
     min_quality: float = 0.3
     median_beats: int = 9
     max_gap_s: float = 3.0
 
     def __post_init__(self) -> None:
-        g0, g1, gd = self.grid_bpm
         if not 2.5 <= self.fs_hz <= 20.0:
             raise InputError(f"fs_hz must be in [2.5, 20], got {self.fs_hz}")
-        if not (0 < g0 < g1 and 0 < gd <= (g1 - g0) / 4 and g1 / 60.0 < 0.45 * self.fs_hz):
-            raise InputError(f"grid_bpm must be (lo, hi, step) below 0.45*fs_hz, "
-                             f"got {self.grid_bpm}")
+        if not self.tracker.grid_bpm[1] / 60.0 < 0.45 * self.fs_hz:
+            raise InputError(f"tracker.grid_bpm's highest rate must be below 0.45*fs_hz, "
+                             f"got {self.tracker.grid_bpm}")
         if self.nfft < self.window_s * self.fs_hz:
             raise InputError(f"nfft={self.nfft} shorter than the window")
-        if not (0 < self.prior_mix < 1 and 0 < self.evidence_temp <= 1
-                and self.walk_sigma_bpm > 0 and self.prior_bpm[1] > 0):
-            raise InputError("need 0 < prior_mix < 1, 0 < evidence_temp <= 1, "
-                             "walk_sigma_bpm > 0 and prior_bpm[1] > 0")
+        if not (self.median_beats >= 1 and self.max_gap_s > 0):
+            raise InputError(f"need median_beats >= 1 and max_gap_s > 0, got "
+                             f"{self.median_beats}, {self.max_gap_s}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,19 +142,12 @@ def estimate(p: RrParams, t_s: NDArray[np.float64], rr_ms: NDArray[np.float64],
     n = round(p.window_s * p.fs_hz)
     w = np.hanning(n + 2)[1:-1]
     freqs = np.asarray(np.fft.rfftfreq(p.nfft, 1.0 / p.fs_hz), dtype=np.float64)
-    g0, g1, gd = p.grid_bpm
-    grid = np.arange(g0, g1 + 0.5 * gd, gd)
-    f = grid / 60.0
-    prior = np.exp(-0.5 * ((grid - p.prior_bpm[0]) / p.prior_bpm[1]) ** 2)
-    prior /= prior.sum()
-    half = int(np.ceil(4.0 * p.walk_sigma_bpm / gd))
-    kern = np.exp(-0.5 * (np.arange(-half, half + 1) * gd / p.walk_sigma_bpm) ** 2)
-    kern /= kern.sum()
+    f = tracker_grid_hz(p.tracker)
     # spectra of all complete windows at once (vectorised), then the filter per second
     ends = np.searchsorted(tg, secs, side="right")
     full = ends >= n
     gap_ok = _gap_ok(p, tb, secs)
-    spec = np.zeros((secs.size, grid.size))
+    spec = np.zeros((secs.size, f.size))
     pw = np.zeros((secs.size, freqs.size))
     if full.any():
         idx = ends[full][:, None] - n + np.arange(n)[None, :]
@@ -167,41 +158,19 @@ def estimate(p: RrParams, t_s: NDArray[np.float64], rr_ms: NDArray[np.float64],
     spec *= (f / f[0]) ** p.whiten_exp
     rate = np.full(secs.size, np.nan)
     qual = np.zeros(secs.size)
-    belief = prior.copy()
-    q0, q1 = p.quality_mass
+    belief = tracker_prior(p.tracker)
+    df_hz = float(freqs[1] - freqs[0])
     for i in range(secs.size):  # one step per second, not per sample
         if not (full[i] and gap_ok[i]):
             continue
-        pred = np.convolve(belief, kern, mode="same")
-        pred = (1.0 - p.prior_mix) * pred / pred.sum() + p.prior_mix * prior
-        total = float(spec[i].sum())
-        if total > 0:
-            ll = p.evidence_temp * np.log(spec[i] / total + 1e-12)
-            pred = pred * np.exp(ll - ll.max())
-        belief = pred / pred.sum()
-        m = float(belief @ grid)
-        q = float(np.clip((belief[np.abs(grid - m) <= 3.0].sum() - q0) / (q1 - q0), 0, 1))
+        belief, f_mean, q = tracker_step(p.tracker, belief, spec[i])
         # confident: the unwhitened spectrum's peak near the mode (no prior/whitening bias)
-        pk = _peak_bpm(pw[i], freqs, float(grid[int(np.argmax(belief))]))
+        f_pk = refined_peak_hz(pw[i], df_hz, float(f[int(np.argmax(belief))]),
+                               p.tracker.local_bpm)
         qual[i] = q
         if q >= p.min_quality:
-            rate[i] = m if not np.isfinite(pk) else q * pk + (1.0 - q) * m
+            rate[i] = 60.0 * blend_rate_hz(q, f_pk, f_mean)
     return RrRate(secs, rate, qual)
-
-
-def _peak_bpm(pw: NDArray[np.float64], freqs: NDArray[np.float64], mode_bpm: float,
-              half_bpm: float = 3.0) -> float:
-    """Parabolically refined maximum of ``pw`` within ``half_bpm`` of ``mode_bpm``."""
-    sel = np.flatnonzero(np.abs(freqs * 60.0 - mode_bpm) <= half_bpm)
-    if sel.size < 3:
-        return float("nan")
-    i = int(sel[int(np.argmax(pw[sel]))])
-    if not 0 < i < pw.size - 1:
-        return float("nan")
-    a, b, c = (float(np.log(v + 1e-30)) for v in pw[i - 1:i + 2])
-    den = a - 2 * b + c
-    delta = float(np.clip(0.5 * (a - c) / den, -0.5, 0.5)) if den < 0 else 0.0
-    return float((freqs[i] + delta * (freqs[1] - freqs[0])) * 60.0)
 
 
 def _gap_ok(p: RrParams, tb: NDArray[np.float64], secs: NDArray[np.float64]
@@ -216,3 +185,78 @@ def _gap_ok(p: RrParams, tb: NDArray[np.float64], secs: NDArray[np.float64]
     last = np.searchsorted(tb, secs, side="right") - 1
     ok &= (last >= 0) & (secs - tb[np.maximum(last, 0)] <= p.max_gap_s)
     return ok
+
+
+def fuse(t_s: NDArray[np.float64], acc_rate_bpm: NDArray[np.float64],
+         acc_quality: NDArray[np.float64], rr: RrRate, agree_bpm: float = 4.0
+         ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Fuse the accelerometer's rate with the RR-interval rate, second by second (causal).
+
+    Where only one source reports, it is taken as is. Where both report and agree within
+    ``agree_bpm``, the rate is their quality-weighted mean and the quality
+    ``1 - (1 - q_acc)(1 - q_rr)`` (two independent sources that agree); where they disagree,
+    the source with the higher quality wins with its own quality.
+
+    Args:
+        t_s: End of each second of the accelerometer rows, (n,).
+        acc_rate_bpm: Accelerometer rate (NaN = abstained), (n,).
+        acc_quality: Its quality 0..1, (n,).
+        rr: The RR-interval estimate (:func:`estimate`); seconds it lacks count as NaN.
+        agree_bpm: Largest difference for which the two are averaged.
+
+    Returns:
+        The fused rate (NaN where neither reports) and quality, each (n,).
+
+    Raises:
+        InputError: If the arrays' shapes differ or ``agree_bpm`` is not positive.
+    """
+    t_s = np.asarray(t_s, dtype=np.float64)
+    ra = np.asarray(acc_rate_bpm, dtype=np.float64)
+    qa = np.asarray(acc_quality, dtype=np.float64)
+    if not (t_s.ndim == 1 and ra.shape == t_s.shape and qa.shape == t_s.shape):
+        raise InputError(f"t_s, acc_rate_bpm and acc_quality must be 1-D of the same "
+                         f"length, got {t_s.shape}, {ra.shape}, {qa.shape}")
+    if not agree_bpm > 0:
+        raise InputError(f"agree_bpm must be > 0, got {agree_bpm}")
+    rr_at = np.full(t_s.shape, np.nan)
+    q_rr = np.zeros(t_s.shape)
+    if rr.t_s.size:
+        i = np.clip(np.searchsorted(rr.t_s, t_s), 0, rr.t_s.size - 1)
+        hit = rr.t_s[i] == t_s
+        rr_at[hit] = rr.rate_bpm[i[hit]]
+        q_rr[hit] = rr.quality[i[hit]]
+    has_a, has_r = np.isfinite(ra), np.isfinite(rr_at)
+    both = has_a & has_r
+    agree = both & (np.abs(np.where(both, ra - rr_at, 0.0)) <= agree_bpm)
+    a_wins = has_a & ~(has_r & (q_rr > qa))
+    rate = np.where(a_wins, ra, rr_at)
+    qual = np.where(a_wins, qa, np.where(has_r, q_rr, np.maximum(qa, q_rr)))
+    w = np.where(agree, qa + q_rr, 1.0)
+    mean = np.where(agree, (qa * np.where(both, ra, 0.0) + q_rr * np.where(both, rr_at, 0.0))
+                    / np.where(w > 0, w, 1.0), 0.0)
+    rate = np.where(agree & (w > 0), mean, rate)
+    qual = np.where(agree, 1.0 - (1.0 - qa) * (1.0 - q_rr), qual)
+    return rate, qual
+
+
+def heart_rate_bpm(p: RrParams, t_s: NDArray[np.float64], rr_ms: NDArray[np.float64],
+                   at_s: NDArray[np.float64], window_s: float = 5.0) -> NDArray[np.float64]:
+    """Heart rate at each of ``at_s`` from the clean beats in the trailing ``window_s``.
+
+    Args:
+        p: Parameters (for the ectopic-beat filter).
+        t_s: Beat times (s), (n,).
+        rr_ms: RR interval ending at each beat (ms), (n,).
+        at_s: Times to report at, (m,), increasing.
+        window_s: Trailing window.
+
+    Returns:
+        Beats per minute, (m,); NaN where the window holds no clean beat.
+    """
+    tb, rr = clean_beats(p, np.asarray(t_s, np.float64), np.asarray(rr_ms, np.float64))
+    c = np.concatenate(([0.0], np.cumsum(rr)))
+    hi = np.searchsorted(tb, at_s, side="right")
+    lo = np.searchsorted(tb, np.asarray(at_s) - window_s, side="right")
+    n = hi - lo
+    mean_ms = (c[hi] - c[lo]) / np.maximum(n, 1)
+    return np.where(n > 0, 60000.0 / np.where(n > 0, mean_ms, 1.0), np.nan)

@@ -140,6 +140,8 @@ class ChestSecond:
         depth_rel: Breath depth relative to rest.
         breath_quality: 0..1.
         trunk_lean_deg: Trunk pitch relative to neutral, + forward.
+        trunk_twist_range_deg: Peak-to-peak trunk yaw over the last stride (needs a
+            gyroscope: NaN from an accelerometer-only chest strap).
         cadence_spm: Cadence seen by the chest sensor.
         onsets_s: Inspiration onsets detected in this second.
         calibrated: Sensor-to-trunk calibration complete.
@@ -152,6 +154,7 @@ class ChestSecond:
     depth_rel: float
     breath_quality: float
     trunk_lean_deg: float
+    trunk_twist_range_deg: float
     cadence_spm: float
     onsets_s: tuple[float, ...]
     calibrated: bool
@@ -167,6 +170,8 @@ class SacrumSecond:
         t_s: End of the second.
         cadence_spm: Steps per minute.
         pelvic_tilt_deg: Pelvis pitch relative to neutral, + anterior.
+        pelvic_drop_range_deg: Peak-to-peak pelvis roll (frontal) over the last stride.
+        pelvic_rotation_range_deg: Peak-to-peak pelvis yaw (transverse) over the last stride.
         calibrated: Sensor-to-pelvis calibration complete.
         filled_frac: Fraction of gap-filled samples (1 = no data).
     """
@@ -174,6 +179,8 @@ class SacrumSecond:
     t_s: float
     cadence_spm: float
     pelvic_tilt_deg: float
+    pelvic_drop_range_deg: float
+    pelvic_rotation_range_deg: float
     calibrated: bool
     filled_frac: float
 
@@ -235,7 +242,8 @@ def chest_samples_step(p: ChestParams, s: ChestState, x: Samples
         out.append(ChestSecond(
             t_s=float(f.k), rate_bpm=brow.rate_bpm, depth_rel=brow.depth_rel,
             breath_quality=brow.quality, trunk_lean_deg=prow.pitch_deg,
-            cadence_spm=crow.cadence_spm, onsets_s=brow.onsets_s,
+            trunk_twist_range_deg=prow.yaw_range_deg, cadence_spm=crow.cadence_spm,
+            onsets_s=brow.onsets_s,
             calibrated=prow.calibrated, rest_calibrated=brow.rest_calibrated,
             filled_frac=f.filled_frac))
     return out, replace(s, framer=fst, posture=ps, cadence=cs, breath=bs, hist=hist,
@@ -255,7 +263,8 @@ def sacrum_samples_step(p: SacrumParams, s: SacrumState, x: Samples
         crow, cs = cadence.frame_step(cp, cs, f)
         prow, ps, _ = posture.frame_step(pp, ps, f, 60.0 / crow.cadence_spm)
         out.append(SacrumSecond(float(f.k), crow.cadence_spm, prow.pitch_deg,
-                                prow.calibrated, f.filled_frac))
+                                prow.roll_range_deg, prow.yaw_range_deg, prow.calibrated,
+                                f.filled_frac))
         stride_s = crow.stride_s
     return out, replace(s, framer=fst, posture=ps, cadence=cs, hist=hist, stride_s=stride_s)
 
@@ -290,13 +299,17 @@ def chest_metrics(row: ChestSecond) -> Metrics:
     return Metrics(t_s=row.t_s, rate_bpm=row.rate_bpm, depth_rel=row.depth_rel,
                    breath_quality=row.breath_quality, strides_per_breath=spb,
                    cadence_spm=row.cadence_spm, trunk_lean_deg=row.trunk_lean_deg,
+                   trunk_twist_range_deg=row.trunk_twist_range_deg,
                    warming_up=not row.calibrated)
 
 
 def sacrum_metrics(row: SacrumSecond) -> Metrics:
     """A sacrum-only Metrics row."""
     return Metrics(t_s=row.t_s, cadence_spm=row.cadence_spm,
-                   pelvic_tilt_deg=row.pelvic_tilt_deg, warming_up=not row.calibrated)
+                   pelvic_tilt_deg=row.pelvic_tilt_deg,
+                   pelvic_drop_range_deg=row.pelvic_drop_range_deg,
+                   pelvic_rotation_range_deg=row.pelvic_rotation_range_deg,
+                   warming_up=not row.calibrated)
 
 
 def _spb(cadence_spm: float, rate_bpm: float) -> float:

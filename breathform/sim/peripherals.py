@@ -19,6 +19,14 @@ It stops streaming when the link drops.
 Emulated Movesense: sensor-data protocol (hello, subscribe ``/Meas/IMU6/<rate>``,
 unsubscribe; results as notifications), IMU6 data tagged with the client's reference byte.
 Like the firmware, it forgets subscriptions when the link drops.
+
+Emulated WitMotion BWT901BLE5.0: streams 20-byte 0x61 packets while notifications are on,
+cut into notifications of irregular sizes (split and joined packets, as the real sensor's
+UART-to-BLE bridge does); accepts the unlock and output-rate register writes.
+
+Emulated DIY board (breathform's open profile, hardware/README.md): a read-only config
+characteristic and data notifications with sequence numbers and a drifting microsecond
+clock; it streams while notifications are on.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 from bumble import data_types, gatt
 from bumble.controller import Controller
 from bumble.core import UUID, AdvertisingData
@@ -40,10 +49,13 @@ from bumble.transport.common import AsyncPipeSink
 
 from breathform.errors import DecodeError, InputError
 from breathform.firmware_bridge.bumble_link import BumbleBackend
+from breathform.firmware_bridge.devices import diy_profile as diy
 from breathform.firmware_bridge.devices import movesense as ms
 from breathform.firmware_bridge.devices import polar_h10 as h10
+from breathform.firmware_bridge.devices import witmotion as wit
 from breathform.model import RawPacket
 from breathform.sim.emit import EmitParams, iter_packets
+from breathform.sim.imu import SimImu
 from breathform.sim.run import SimParams, SimRun, simulate_run
 
 H10_FEATURES = bytes([0x0F, 0x05, 0x00])
@@ -129,6 +141,70 @@ def simulate_streams(*, duration_s: float, seed: int, chest_fs_hz: float = 200.0
             TimedNotification(pkt.t_rx_s, pkt.char, pkt.payload))
     return SimStreams(run, tuple(chest), tuple(sacrum), chest_fs_hz, sacrum_fs_hz,
                       chest_range_g)
+
+
+def witmotion_notifications(imu: SimImu, *, seed: int, min_bytes: int = 7,
+                            max_bytes: int = 60) -> tuple[TimedNotification, ...]:
+    """A simulated IMU as a WitMotion sends it: 0x61 packets cut at random byte counts.
+
+    Each notification goes out when the last sample it completes was taken.
+
+    Args:
+        imu: The simulated stream (acc + gyro; angles are sent as zeros).
+        seed: Seed of the cut points.
+        min_bytes: Smallest notification.
+        max_bytes: Largest notification.
+
+    Returns:
+        The notifications, in send order.
+    """
+    data = wit.encode_packets(imu.acc_g, imu.gyr_dps)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x61]))
+    sizes = rng.integers(min_bytes, max_bytes + 1, size=len(data) // min_bytes + 1)
+    ends = np.minimum(np.cumsum(sizes), len(data))
+    ends = ends[: int(np.searchsorted(ends, len(data))) + 1]
+    out: list[TimedNotification] = []
+    start = 0
+    for end in ends.tolist():
+        i = max(0, end // wit.PACKET_LEN - 1)  # last sample whose packet is complete
+        out.append(TimedNotification(float(imu.t_s[i]), wit.NOTIFY_UUID, data[start:end]))
+        start = end
+    return tuple(out)
+
+
+def diy_notifications(imu: SimImu, config: diy.DiyConfig, *, t0_us: int = 4_000_000_000,
+                      drift_ppm: float = 35.0) -> tuple[TimedNotification, ...]:
+    """A simulated IMU as a DIY board on breathform's profile sends it.
+
+    The board's microsecond clock starts at ``t0_us`` (near the u32 wrap, so streams wrap)
+    and runs ``drift_ppm`` fast; ``seq`` counts every packet built, sent or not.
+
+    Args:
+        imu: The simulated stream, at ``config.rate_hz``.
+        config: The board's configuration (ranges, samples per packet).
+        t0_us: Device time at session time 0.
+        drift_ppm: Device clock rate error.
+
+    Returns:
+        The notifications, in send order.
+
+    Raises:
+        InputError: If the stream's rate is not the config's.
+    """
+    if imu.fs_hz != config.rate_hz:
+        raise InputError(f"the simulated stream is at {imu.fs_hz} Hz, the board's config "
+                         f"at {config.rate_hz} Hz")
+    acc = diy.quantize(imu.acc_g, config.acc_range_g)
+    gyr = diy.quantize(imu.gyr_dps, config.gyr_range_dps) if config.has_gyro else None
+    spp = config.samples_per_packet
+    t_us = np.rint(t0_us + imu.t_s * 1e6 * (1 + drift_ppm * 1e-6)).astype(np.int64)
+    out: list[TimedNotification] = []
+    for k, i in enumerate(range(0, imu.t_s.shape[0] - spp + 1, spp)):
+        payload = diy.encode_data(k, int(t_us[i]), acc[i:i + spp],
+                                  None if gyr is None else gyr[i:i + spp],
+                                  acc_code=config.acc_code, gyr_code=config.gyr_code)
+        out.append(TimedNotification(float(imu.t_s[i + spp - 1]), diy.DATA_UUID, payload))
+    return tuple(out)
 
 
 class VirtualRadio:
@@ -401,6 +477,66 @@ class _Peripheral:
         asyncio.get_running_loop().create_task(send())
 
 
+class EmulatedWitMotion(_Peripheral):
+    """A WitMotion BWT901BLE5.0 on a virtual controller.
+
+    Args:
+        radio: Where to attach (virtual controllers, or HCI transports).
+        notifications: What it streams (see :func:`witmotion_notifications`).
+        address: Static random address.
+        name: Advertised name.
+        time_scale: Simulated seconds per real second.
+    """
+
+    def __init__(self, radio: Radio, notifications: Sequence[TimedNotification], *,
+                 address: str = "C3:30:00:00:00:03", name: str = "WT901BLE67",
+                 time_scale: float = 1.0) -> None:
+        super().__init__(radio, name, address, notifications, _adv(name), time_scale)
+        self.data = self._char(wit.NOTIFY_UUID, _RW.NOTIFY)
+        self.cmd = self._char(wit.WRITE_UUID, _RW.WRITE | _RW.WRITE_WITHOUT_RESPONSE,
+                              gatt.CharacteristicValue(write=self._write_cmd))
+        self.device.add_service(gatt.Service(wit.SERVICE_UUID, [self.data, self.cmd]))
+
+    def _write_cmd(self, _conn: Connection, value: bytes) -> None:
+        value = bytes(value)
+        self.stats.commands.append(value)
+        self._log(f"command {value.hex()}")
+
+    def _streaming(self, char: str) -> bool:
+        return True  # it streams whenever notifications are on
+
+
+class EmulatedDiyBoard(_Peripheral):
+    """A DIY board on breathform's open GATT profile, on a virtual controller.
+
+    Args:
+        radio: Where to attach (virtual controllers, or HCI transports).
+        notifications: What it streams (see :func:`diy_notifications`).
+        config: Its read-only configuration.
+        address: Static random address.
+        name: Advertised name.
+        time_scale: Simulated seconds per real second.
+    """
+
+    def __init__(self, radio: Radio, notifications: Sequence[TimedNotification],
+                 config: diy.DiyConfig, *, address: str = "C4:40:00:00:00:04",
+                 name: str = "BF-DIY 0004", time_scale: float = 1.0) -> None:
+        super().__init__(radio, name, address, notifications, _adv(name), time_scale)
+        self.config = config
+        self.data = self._char(diy.DATA_UUID, _RW.NOTIFY)
+        self.cfg_char = self._char(diy.CONFIG_UUID, _RW.READ,
+                                   gatt.CharacteristicValue(read=self._read_config))
+        self.device.add_service(gatt.Service(diy.SERVICE_UUID, [self.data, self.cfg_char]))
+        self.config_reads = 0
+
+    def _read_config(self, _conn: Connection) -> bytes:
+        self.config_reads += 1
+        return diy.encode_config(self.config)
+
+    def _streaming(self, char: str) -> bool:
+        return True  # it streams whenever notifications are on
+
+
 def _adv(name: str, uuids16: Iterable[int] = ()) -> bytes:
     items: list[Any] = [data_types.Flags(AdvertisingData.Flags(0x06)),
                         data_types.CompleteLocalName(name)]
@@ -567,9 +703,48 @@ class EmulatedMovesense(_Peripheral):
         return n.payload[:1] + bytes([ref]) + n.payload[2:]
 
 
+SACRUM_KINDS: dict[str, float] = {"movesense": 104.0, "witmotion": 100.0, "diy": 104.0}
+"""Sensor kinds the emulator can put on the sacrum, with the rate each streams at."""
+
+
+def emulated_sacrum(radio: Radio, kind: str, *, duration_s: float, seed: int,
+                    time_scale: float = 1.0) -> tuple[SimStreams, _Peripheral]:
+    """Simulate a run and the sacrum sensor of the given kind streaming it.
+
+    Args:
+        radio: Where to attach the sensor.
+        kind: "movesense", "witmotion" or "diy" (see ``SACRUM_KINDS`` for the rates).
+        duration_s: Run length.
+        seed: Simulator seed.
+        time_scale: Simulated seconds per real second.
+
+    Returns:
+        The simulated streams (for the chest strap too) and the emulated sensor.
+
+    Raises:
+        InputError: For another kind.
+    """
+    if kind not in SACRUM_KINDS:
+        raise InputError(f"sacrum kind must be one of {sorted(SACRUM_KINDS)}, got {kind!r}")
+    fs = SACRUM_KINDS[kind]
+    streams = simulate_streams(duration_s=duration_s, seed=seed, sacrum_fs_hz=fs)
+    sensor: _Peripheral
+    if kind == "witmotion":
+        sensor = EmulatedWitMotion(radio, witmotion_notifications(streams.run.sacrum,
+                                                                  seed=seed),
+                                   time_scale=time_scale)
+    elif kind == "diy":
+        cfg = diy.DiyConfig(rate_hz=int(fs), acc_range_g=8.0, battery_pct=90)
+        sensor = EmulatedDiyBoard(radio, diy_notifications(streams.run.sacrum, cfg), cfg,
+                                  time_scale=time_scale)
+    else:
+        sensor = EmulatedMovesense(radio, streams, time_scale=time_scale)
+    return streams, sensor
+
+
 async def serve(transports: Sequence[str], *, duration_s: float, seed: int,
                 time_scale: float = 1.0, drop_at_s: Sequence[float] = (),
-                log: Callable[[str], None] = print) -> None:
+                log: Callable[[str], None] = print, sacrum_kind: str = "movesense") -> None:
     """Run an emulated H10 and Movesense, with host controllers on HCI transports.
 
     Each transport gets a virtual controller on the same link as the emulated sensors, so
@@ -584,6 +759,7 @@ async def serve(transports: Sequence[str], *, duration_s: float, seed: int,
         time_scale: Simulated seconds per real second.
         drop_at_s: Simulated times at which the H10 drops its link.
         log: Where the lines go.
+        sacrum_kind: The emulated sacrum sensor: "movesense", "witmotion" or "diy".
     """
     from bumble.transport import open_transport
 
@@ -593,9 +769,9 @@ async def serve(transports: Sequence[str], *, duration_s: float, seed: int,
         tr = await open_transport(name)
         opened.append(tr)
         Controller(f"host{i}", host_source=tr.source, host_sink=tr.sink, link=radio.link)
-    streams = simulate_streams(duration_s=duration_s, seed=seed)
+    streams, sacrum = emulated_sacrum(radio, sacrum_kind, duration_s=duration_s, seed=seed,
+                                      time_scale=time_scale)
     chest = EmulatedPolarH10(radio, streams, time_scale=time_scale)
-    sacrum = EmulatedMovesense(radio, streams, time_scale=time_scale)
     chest.drop_at_s = list(drop_at_s)
     for p in (chest, sacrum):
         p.log = log
@@ -618,7 +794,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(
         prog="python -m breathform.sim.peripherals",
-        description="Emulated Polar H10 + Movesense streaming a simulated run, on bumble "
+        description="Emulated Polar H10 + a sacrum sensor (Movesense, WitMotion or DIY "
+        "board) streaming a simulated run, on bumble "
         "virtual controllers. Each TRANSPORT (e.g. tcp-server:127.0.0.1:9001) gets a host "
         "controller on the same virtual link: point `breathform scan|run --bumble "
         "tcp-client:127.0.0.1:9001` at it.")
@@ -627,6 +804,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--drop-at", type=float, action="append", default=[],
                     help="the H10 drops its link at this simulated second (repeatable)")
+    ap.add_argument("--sacrum-kind", choices=sorted(SACRUM_KINDS), default="movesense",
+                    help="the emulated sacrum sensor (default movesense; witmotion streams "
+                    "at 100 Hz, diy at 104 Hz: set sensors.sacrum in the config to match)")
     args = ap.parse_args(argv)
 
     def log(text: str) -> None:
@@ -634,7 +814,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         asyncio.run(serve(args.transports, duration_s=args.minutes * 60.0, seed=args.seed,
-                          drop_at_s=args.drop_at, log=log))
+                          drop_at_s=args.drop_at, log=log, sacrum_kind=args.sacrum_kind))
     except KeyboardInterrupt:
         return 130
     except (OSError, InputError) as exc:

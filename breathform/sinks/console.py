@@ -60,6 +60,9 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("pelvic_tilt_deg", "Pelvic tilt (+ anterior)", "°", 1, signed=True),
     _Field("trunk_lean_deg", "Trunk lean (+ forward)", "°", 1, signed=True),
     _Field("lumbar_deg", "Lumbar (+ flexed)", "°", 1, signed=True),
+    _Field("pelvic_drop_range_deg", "Pelvic drop (range)", "°", 1),
+    _Field("pelvic_rotation_range_deg", "Pelvic rotation (range)", "°", 1),
+    _Field("trunk_twist_range_deg", "Trunk twist (range)", "°", 1),
     _Field("cadence_spm", "Cadence", "spm", 0),
     _Field("hr_bpm", "Heart rate", "bpm", 0),
     _Field("breath_quality", "Breath quality", "", 2),
@@ -150,6 +153,8 @@ def render_metrics(m: Metrics | None, climb: bool | None) -> Table:
         grid.add_column(ratio=1)
     grid.add_row(cell("rate_bpm", q_text), cell("depth_rel"), cell("strides_per_breath"))
     grid.add_row(cell("pelvic_tilt_deg"), cell("trunk_lean_deg"), cell("lumbar_deg"))
+    grid.add_row(cell("pelvic_drop_range_deg"), cell("pelvic_rotation_range_deg"),
+                 cell("trunk_twist_range_deg"))
     grid.add_row(cell("cadence_spm"), cell("hr_bpm"), _metric_cell("Climb", climb_txt))
     return grid
 

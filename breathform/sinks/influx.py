@@ -7,9 +7,10 @@ measurement    tags                        fields (units in the names)
 =============  ==========================  ==============================================
 breathing      runner, session, sensor     rate_bpm, depth_rel, breath_quality,
                (sensor=chest)              strides_per_breath, hr_bpm, warming_up
-posture        runner, session, sensor     pelvic_tilt_deg (sensor=sacrum),
-                                           trunk_lean_deg (sensor=chest),
-                                           lumbar_deg (sensor=fused)
+posture        runner, session, sensor     pelvic_tilt_deg, pelvic_drop_range_deg,
+                                           pelvic_rotation_range_deg (sensor=sacrum),
+                                           trunk_lean_deg, trunk_twist_range_deg
+                                           (sensor=chest), lumbar_deg (sensor=fused)
 gait           runner, session, sensor     cadence_spm
                (sensor=sacrum)
 alerts         runner, session, kind       severity, climb, cue, causes, text
@@ -92,7 +93,13 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("breathing", "chest", "strides_per_breath", "Strides per breath", "none"),
     FieldSpec("breathing", "chest", "hr_bpm", "Heart rate", "none"),
     FieldSpec("posture", "sacrum", "pelvic_tilt_deg", "Pelvic tilt (+ anterior)", "degree"),
+    FieldSpec("posture", "sacrum", "pelvic_drop_range_deg", "Pelvic drop, range per stride",
+              "degree"),
+    FieldSpec("posture", "sacrum", "pelvic_rotation_range_deg",
+              "Pelvic rotation, range per stride", "degree"),
     FieldSpec("posture", "chest", "trunk_lean_deg", "Trunk lean (+ forward)", "degree"),
+    FieldSpec("posture", "chest", "trunk_twist_range_deg", "Trunk twist, range per stride",
+              "degree"),
     FieldSpec("posture", "fused", "lumbar_deg", "Lumbar angle (+ flexed)", "degree"),
     FieldSpec("gait", "sacrum", "cadence_spm", "Cadence", "none"),
 )

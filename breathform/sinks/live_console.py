@@ -20,6 +20,10 @@ def _fmt(x: float, nd: int = 1) -> str:
     return "—" if math.isnan(x) else f"{x:.{nd}f}"
 
 
+def _deg(x: float) -> str:
+    return "—" if math.isnan(x) else f"{x:.1f}°"
+
+
 def _alert_line(a: Alert) -> str:
     causes = ", ".join(f"{c.name} {c.value:.1f} {c.unit} (base {c.baseline:.1f})"
                        for c in a.causes)
@@ -103,5 +107,8 @@ class LiveConsoleSink:
                 self.console.print(
                     f"[{mm:02d}:{ss:02d}] breath {_fmt(item.rate_bpm)} bpm "
                     f"depth {_fmt(item.depth_rel, 2)}  cadence {_fmt(item.cadence_spm, 0)} spm  "
-                    f"pelvic tilt {_fmt(item.pelvic_tilt_deg)}°  trunk lean "
-                    f"{_fmt(item.trunk_lean_deg)}°  {extra}", highlight=False)
+                    f"pelvic tilt {_deg(item.pelvic_tilt_deg)} drop "
+                    f"{_deg(item.pelvic_drop_range_deg)} rot "
+                    f"{_deg(item.pelvic_rotation_range_deg)}  trunk lean "
+                    f"{_deg(item.trunk_lean_deg)} twist {_deg(item.trunk_twist_range_deg)}  "
+                    f"{extra}", highlight=False)

@@ -40,7 +40,8 @@ METRIC_UNITS: dict[str, str] = {
     "t_s": "s", "rate_bpm": "breaths/min", "depth_rel": "1", "breath_quality": "1",
     "strides_per_breath": "strides/breath", "cadence_spm": "steps/min",
     "pelvic_tilt_deg": "degrees", "trunk_lean_deg": "degrees", "lumbar_deg": "degrees",
-    "hr_bpm": "beats/min", "warming_up": "bool",
+    "hr_bpm": "beats/min", "warming_up": "bool", "pelvic_drop_range_deg": "degrees",
+    "pelvic_rotation_range_deg": "degrees", "trunk_twist_range_deg": "degrees",
 }
 """Unit of each metrics channel, in LSL's spelled-out style."""
 

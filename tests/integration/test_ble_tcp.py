@@ -31,10 +31,10 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self) -> None:
-        self.ports = [_free_port() for _ in range(3)]  # one host controller per CLI run
+    def __init__(self, extra: tuple[str, ...] = (), n_ports: int = 3) -> None:
+        self.ports = [_free_port() for _ in range(n_ports)]  # one host controller per CLI run
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "breathform.sim.peripherals", "--minutes", "10",
+            [sys.executable, "-m", "breathform.sim.peripherals", "--minutes", "10", *extra,
              *[f"tcp-server:127.0.0.1:{p}" for p in self.ports]],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1)
         self.lines: list[str] = []
@@ -180,3 +180,38 @@ def test_ctrl_c_stops_the_streams_then_disconnects_and_keeps_the_session(server,
     with SessionReader(summary.path) as rd:
         assert rd.n_raw() > 60
         assert ("link_closed" in {k for _, k, _ in rd.events()})
+
+
+def test_run_with_a_diy_board_named_in_the_config(tmp_path):
+    """`sensors.sacrum.kind = "diy"` in the config: the CLI reads the board's config
+    characteristic, checks its rate, and streams it next to the H10."""
+    from breathform.firmware_bridge.devices import diy_profile as diy
+
+    srv = Server(("--sacrum-kind", "diy"), n_ports=1)
+    port = srv.ports[0]
+    try:
+        srv.read_until(lambda x: x.startswith("ready") and "BF-DIY" in x, 60)
+        cfg = tmp_path / "c.toml"
+        cfg.write_text('[sensors.sacrum]\nkind = "diy"\nrate_hz = 104.0\n')
+        r = subprocess.run([*BF, "-c", str(cfg), "--dir", str(tmp_path), "run", "--chest",
+                            "Polar H10", "--sacrum", "BF-DIY", "--minutes", "0.2", "--quiet",
+                            "--bumble", f"tcp-client:127.0.0.1:{port}"],
+                           capture_output=True, text=True, timeout=180)
+        assert r.returncode == 0, r.stderr
+        assert "decode errors 0" in r.stdout
+        (summary,) = list_sessions(tmp_path)
+        with SessionReader(summary.path) as rd:
+            kinds = {s.role: s.kind for s in rd.info.sensors}
+            chars = [p.char for p in rd.iter_raw() if p.sensor == "sacrum"]
+        assert kinds == {"chest": "polar_h10", "sacrum": "diy"}
+        assert chars[0] == diy.CONFIG_UUID and chars.count(diy.DATA_UUID) > 50
+        # a board whose rate is not the config's is refused with one clear line
+        cfg.write_text('[sensors.sacrum]\nkind = "diy"\nrate_hz = 100.0\n')
+        r = subprocess.run([*BF, "-c", str(cfg), "--dir", str(tmp_path / "b"), "run",
+                            "--chest", "Polar H10", "--sacrum", "BF-DIY", "--minutes", "0.2",
+                            "--quiet", "--bumble", f"tcp-client:127.0.0.1:{port}"],
+                           capture_output=True, text=True, timeout=180)
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        assert "streams at 104 Hz but rate_hz is 100" in r.stderr, r.stderr
+    finally:
+        srv.stop()

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from breathform.cli import main
-from breathform.dashboard.report import load
+from breathform.dashboard.report import PLOTS, load
 from breathform.store import list_sessions
 
 pytestmark = pytest.mark.integration
@@ -107,11 +107,14 @@ def test_report_is_self_contained_and_has_every_section(hilly):
     assert set(re.findall(r"https?://[^\s\"']+", text)) <= {"http://www.w3.org/2000/svg"}
     for sid, title in SECTIONS.items():
         assert f'<section id="{sid}"><h2>{title}</h2>' in text
-    assert text.count("<svg") == 6
+    n_plots = len(PLOTS)
+    assert n_plots == 9     # breathing x2, tilt, lean, drop, rotation, twist, cadence, hr
+    assert text.count("<svg") == n_plots
+    assert "Pelvic drop, range per stride" in text and "Trunk twist, range per stride" in text
     d = load(path)
     assert d.alerts and d.climbs, "seed 1, 8 min: a climb with an alert"
-    assert text.count('class="alert"') == 6 * len(d.alerts)
-    assert text.count('class="climb"') == 6 * len(d.climbs)
+    assert text.count('class="alert"') == n_plots * len(d.alerts)
+    assert text.count('class="climb"') == n_plots * len(d.climbs)
     # per-climb breakdown: before / during / after for each climb
     assert text.count("<td>before</td>") == len(d.climbs)
     assert text.count("<td>during</td>") == len(d.climbs)

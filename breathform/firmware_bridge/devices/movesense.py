@@ -214,9 +214,11 @@ def decode_imu6(payload: bytes) -> Imu6Sample:
                                 "4 + 24 N with N >= 1")
     n = body // _IMU6_SAMPLE_BYTES
     ts = int.from_bytes(payload[:4], "little")
-    vals = np.frombuffer(payload, dtype="<f4", offset=_IMU6_HEADER).astype(np.float64)
-    if not np.isfinite(vals).all():
+    f32 = np.frombuffer(payload, dtype="<f4", offset=_IMU6_HEADER)
+    # check before casting: casting a signalling NaN warns (an error under -W error)
+    if not np.isfinite(f32).all():
         raise DecodeError(None, "Movesense IMU6 payload holds a non-finite float")
+    vals = f32.astype(np.float64)
     acc = vals[: 3 * n].reshape(n, 3)
     gyr = vals[3 * n:].reshape(n, 3)
     return Imu6Sample(timestamp_ms=ts, acc_mps2=acc, gyr_dps=gyr)

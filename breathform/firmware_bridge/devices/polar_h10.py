@@ -783,6 +783,33 @@ def parse_settings(params: bytes) -> tuple[PmdSetting, ...]:
     return tuple(out)
 
 
+def start_response_factor(params: bytes) -> float | None:
+    """The ACC factor a "start measurement" response carries, if any.
+
+    The strap answers a start with the settings in force, which may include a factor TLV
+    ``05 01 <f32>`` to multiply decoded samples by (SENSORS.md). Some firmware puts one
+    byte before the TLVs; both layouts are read.
+
+    Args:
+        params: The response bytes after the 5-byte header.
+
+    Returns:
+        The factor, or None when the response carries none (or no valid one: it must be
+        finite and > 0).
+    """
+    for body in (params, params[1:]):
+        try:
+            settings = parse_settings(body)
+        except DecodeError:
+            continue
+        for s in settings:
+            if s.setting_type == SettingType.FACTOR and s.values:
+                f = float(s.values[0])
+                return f if math.isfinite(f) and f > 0 else None
+        return None
+    return None
+
+
 def parse_features(data: bytes) -> frozenset[int]:
     """Parse the feature bitmap read from the control point (``0F b1 b2 ...``).
 

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 from breathform.errors import InputError
 from breathform.firmware_bridge.drivers.base import SensorDriver
+from breathform.firmware_bridge.drivers.diy import DiyDriver
 from breathform.firmware_bridge.drivers.movesense import MovesenseDriver
 from breathform.firmware_bridge.drivers.polar_h10 import PolarH10Driver
+from breathform.firmware_bridge.drivers.witmotion import WitMotionDriver
 
-__all__ = ["MovesenseDriver", "PolarH10Driver", "SensorDriver", "make_driver"]
+__all__ = ["DiyDriver", "MovesenseDriver", "PolarH10Driver", "SensorDriver", "WitMotionDriver",
+           "make_driver"]
 
 
 def make_driver(kind: str, *, rate_hz: float, range_g: float) -> SensorDriver:
     """The driver for a sensor kind.
 
     Args:
-        kind: "polar_h10" or "movesense".
-        rate_hz: IMU sample rate to request.
+        kind: "polar_h10", "movesense", "witmotion" or "diy".
+        rate_hz: IMU sample rate to request (DIY: the rate the board must report).
         range_g: Accelerometer full scale to request (Polar H10 only).
 
     Returns:
@@ -34,4 +37,9 @@ def make_driver(kind: str, *, rate_hz: float, range_g: float) -> SensorDriver:
         return PolarH10Driver(rate_hz=int(rate_hz), range_g=int(range_g))
     if kind == "movesense":
         return MovesenseDriver(rate_hz=int(rate_hz))
-    raise InputError(f"sensor kind must be 'polar_h10' or 'movesense', got {kind!r}")
+    if kind == "witmotion":
+        return WitMotionDriver(rate_hz=int(rate_hz))
+    if kind == "diy":
+        return DiyDriver(rate_hz=int(rate_hz), range_g=range_g)
+    raise InputError(f"sensor kind must be one of 'polar_h10', 'movesense', 'witmotion', "
+                     f"'diy', got {kind!r}")

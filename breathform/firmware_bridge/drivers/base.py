@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Protocol
 
-from breathform.firmware_bridge.link import GattLink, NotifyCallback
+from breathform.firmware_bridge.link import GattLink, LinkError, NotifyCallback
 
 
 class SensorDriver(Protocol):
@@ -32,3 +34,16 @@ class SensorDriver(Protocol):
     async def stop(self, link: GattLink) -> None:
         """Stop the streams (so the sensor does not stream on after we leave)."""
         ...
+
+
+async def never_stops() -> None:
+    """``wait_stopped`` of a sensor that never ends its stream on its own."""
+    await asyncio.Event().wait()
+
+
+async def stop_notifications(link: GattLink, char_uuid: str) -> None:
+    """Disable notifications, best effort: the link may already be down."""
+    if not link.is_connected:
+        return
+    with contextlib.suppress(LinkError):
+        await link.stop_notify(char_uuid)

@@ -6,12 +6,12 @@ reconnect simply runs :meth:`MovesenseDriver.start` again.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 
 from breathform.errors import DecodeError
 from breathform.firmware_bridge.devices import movesense as dev
 from breathform.firmware_bridge.drivers._replies import Mailbox
+from breathform.firmware_bridge.drivers.base import never_stops
 from breathform.firmware_bridge.link import GattLink, LinkError, NotifyCallback
 
 _STATUS_NAMES = {200: "OK", 202: "accepted", 404: "not found", 409: "conflict",
@@ -83,7 +83,7 @@ class MovesenseDriver:
 
     async def wait_stopped(self) -> None:
         """Never returns: the firmware does not end a subscription on its own."""
-        await asyncio.Event().wait()
+        await never_stops()
 
     async def stop(self, link: GattLink) -> None:
         """Unsubscribe (best effort: the link may already be down)."""

@@ -32,6 +32,8 @@ class PolarH10Driver:
         acc_settings: The ACC settings it offers (after :meth:`start`).
         mtu_low: True when the link's MTU is below what the H10 wants (232).
         n_streams_stopped: Unsolicited "stream stopped" messages seen.
+        acc_factor: The factor the strap's start response says to multiply ACC samples by
+            (1.0 when it gives none). The decoder applies it from the stored response.
 
     Raises:
         InputError: If rate or range is not one the H10 offers.
@@ -48,6 +50,7 @@ class PolarH10Driver:
         self.acc_settings: tuple[dev.PmdSetting, ...] = ()
         self.mtu_low = False
         self.n_streams_stopped = 0
+        self.acc_factor = 1.0
         self._cp = Mailbox()
 
     async def start(self, link: GattLink, on_packet: NotifyCallback) -> None:
@@ -87,7 +90,9 @@ class PolarH10Driver:
         if resp.status == dev.CpStatus.ALREADY_IN_STATE:
             # still streaming from an earlier session, maybe with other settings: restart
             await self._command(link, dev.stop_acc_command())
-            await self._command(link, self._start_cmd)
+            resp = await self._command(link, self._start_cmd)
+        factor = dev.start_response_factor(resp.params)
+        self.acc_factor = 1.0 if factor is None else factor
 
     @staticmethod
     def _parse_settings(link: GattLink, resp: dev.CpResponse) -> tuple[dev.PmdSetting, ...]:

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 
 from breathform.errors import InputError
+from breathform.firmware_bridge.devices import diy_profile as diy
 from breathform.firmware_bridge.devices import movesense as ms
 from breathform.firmware_bridge.devices import polar_h10 as h10
+from breathform.firmware_bridge.devices import witmotion as wit
 from breathform.firmware_bridge.drivers import MovesenseDriver, PolarH10Driver, make_driver
 from breathform.firmware_bridge.link import (
     Advertisement,
@@ -291,7 +293,11 @@ def test_driver_settings_are_validated():
     with pytest.raises(InputError, match="rate_hz must be one of"):
         MovesenseDriver(rate_hz=100)
     with pytest.raises(InputError, match="sensor kind"):
-        make_driver("witmotion", rate_hz=100, range_g=8)
+        make_driver("thingy52", rate_hz=100, range_g=8)
+    with pytest.raises(InputError, match="rate_hz must be one of"):
+        make_driver("witmotion", rate_hz=104, range_g=16)
+    with pytest.raises(InputError, match="rate_hz must be in"):
+        make_driver("diy", rate_hz=0, range_g=8)
 
 
 # ----------------------------------------------------------------------------- Movesense
@@ -368,3 +374,62 @@ def test_heart_rate_uses_the_bluetooth_base_uuid_and_old_recordings_still_decode
     for char in (h10.HR_MEASUREMENT_UUID, h10.HR_MEASUREMENT_UUID_LEGACY):
         (hr,) = dec.feed(RawPacket(1.0, "chest", char, bytes.fromhex("00ff")))
         assert isinstance(hr, HeartRate) and hr.hr_bpm == 255
+
+
+# ----------------------------------------------------------------------------- new kinds
+
+def test_classify_witmotion_and_diy():
+    assert classify("WT901BLE67") == "witmotion"
+    assert classify("", (wit.SERVICE_UUID,)) == "witmotion"
+    assert classify("BF-DIY 0004") == "diy"
+    assert classify("", (diy.SERVICE_UUID,)) == "diy"
+
+
+async def test_h10_driver_takes_the_factor_of_the_start_response():
+    start_f = bytes.fromhex("f002020000") + bytes([5, 1]) + np.float32(0.5).tobytes()
+    drv = PolarH10Driver()
+    await drv.start(h10_link({START_200_8: [start_f]}), lambda c, d: None)
+    assert drv.acc_factor == 0.5
+    drv2 = PolarH10Driver()
+    await drv2.start(h10_link(), lambda c, d: None)  # the real strap's answer: no factor
+    assert drv2.acc_factor == 1.0
+
+
+async def test_witmotion_driver_unlocks_sets_rate_and_stops_notifications():
+    link = FakeLink({wit.NOTIFY_UUID, wit.WRITE_UUID}, lambda c, d: [])
+    drv = make_driver("witmotion", rate_hz=200, range_g=16)
+    await drv.start(link, lambda c, d: None)
+    assert link.log == [("notify", wit.NOTIFY_UUID, b""), ("write", wit.WRITE_UUID, wit.UNLOCK),
+                        ("write", wit.WRITE_UUID, bytes.fromhex("FFAA030B00"))]
+    await drv.stop(link)
+    assert wit.NOTIFY_UUID not in link.callbacks
+    with pytest.raises(LinkError, match="no WitMotion data characteristic"):
+        await drv.start(FakeLink({ms.NOTIFY_UUID}, lambda c, d: []), lambda c, d: None)
+
+
+def diy_link(cfg: bytes) -> FakeLink:
+    return FakeLink({diy.DATA_UUID, diy.CONFIG_UUID}, lambda c, d: [], {diy.CONFIG_UUID: cfg})
+
+
+async def test_diy_driver_stores_the_config_then_enables_notifications():
+    cfg = diy.encode_config(diy.DiyConfig(rate_hz=104, acc_range_g=8.0))
+    link = diy_link(cfg)
+    got: list[tuple[str, bytes]] = []
+    drv = make_driver("diy", rate_hz=104, range_g=8)
+    await drv.start(link, lambda c, d: got.append((c, d)))
+    assert got == [(diy.CONFIG_UUID, cfg)]  # stored with the raw packets
+    assert link.log == [("read", diy.CONFIG_UUID, b""), ("notify", diy.DATA_UUID, b"")]
+    await drv.stop(link)
+    assert diy.DATA_UUID not in link.callbacks
+
+
+@pytest.mark.parametrize("cfg,err,what", [
+    (diy.DiyConfig(rate_hz=100, acc_range_g=8.0), InputError, "streams at 100 Hz but rate_hz"),
+    (diy.DiyConfig(rate_hz=104, acc_range_g=8.0, has_gyro=False), InputError, "no gyroscope"),
+    (diy.DiyConfig(rate_hz=104, acc_range_g=16.0), InputError, "range is ±16 g but range_g"),
+    (None, LinkError, "unreadable DIY config"),
+])
+async def test_diy_driver_refuses_a_board_it_cannot_use(cfg, err, what):
+    raw = b"\x01\x02" if cfg is None else diy.encode_config(cfg)
+    with pytest.raises(err, match=what):
+        await make_driver("diy", rate_hz=104, range_g=8).start(diy_link(raw), lambda c, d: None)

@@ -101,3 +101,11 @@ def test_random_bytes_raise_only_decode_error(b: bytes) -> None:
             fn(b)
         except DecodeError:
             pass
+
+
+def test_signalling_nan_is_a_decode_error_not_a_warning() -> None:
+    # found by benchmarks/decoder_fuzz.py: casting an sNaN float32 warned (an error under
+    # the suite's filterwarnings=error) instead of raising DecodeError
+    payload = bytes(4) + bytes.fromhex("0100807f") + bytes(20)
+    with pytest.raises(DecodeError, match="non-finite"):
+        M.decode_imu6(payload)

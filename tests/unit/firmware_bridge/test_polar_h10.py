@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -267,3 +268,34 @@ def test_cp_streams_stopped_and_malformed() -> None:
 def test_features_bitmap() -> None:
     assert P.parse_features(bytes.fromhex("0F0500")) == {P.MeasurementType.ECG,
                                                          P.MeasurementType.ACC}
+
+
+def test_start_response_factor_in_both_layouts() -> None:
+    tlv = bytes([5, 1]) + struct.pack("<f", 0.5)
+    assert P.start_response_factor(tlv) == 0.5
+    assert P.start_response_factor(b"\x01" + tlv) == 0.5  # a leading byte before the TLVs
+    assert P.start_response_factor(b"\x01") is None        # what a real H10 answered
+    assert P.start_response_factor(b"") is None
+    assert P.start_response_factor(bytes([5, 1]) + struct.pack("<f", float("nan"))) is None
+    assert P.start_response_factor(bytes([0, 1, 200, 0])) is None  # settings, no factor
+
+
+def test_decoder_applies_the_factor_of_the_start_response() -> None:
+    from breathform.firmware_bridge.decode import SensorDecoder
+    from breathform.model import ImuBlock, RawPacket
+
+    mg = np.array([[100, -200, 1000]] * 36)
+    frame = P.encode_acc_frame(7 * 10**17, mg)
+    start = bytes.fromhex("f002020000") + bytes([5, 1]) + struct.pack("<f", 0.25)
+    dec = SensorDecoder("chest", "polar_h10", 200.0)
+    before = dec.feed(RawPacket(0.0, "chest", P.PMD_DATA_UUID, frame))
+    dec.feed(RawPacket(0.1, "chest", P.PMD_CP_UUID, start))
+    after = dec.feed(RawPacket(0.3, "chest", P.PMD_DATA_UUID,
+                               P.encode_acc_frame(7 * 10**17 + 180_000_000, mg)))
+    assert isinstance(before[0], ImuBlock) and isinstance(after[0], ImuBlock)
+    assert_array_equal(before[0].acc_g, mg / 1000.0)
+    assert_array_equal(after[0].acc_g, mg / 1000.0 * 0.25)
+    assert dec.acc_factor == 0.25
+    # a later start without a factor goes back to 1
+    dec.feed(RawPacket(0.4, "chest", P.PMD_CP_UUID, bytes.fromhex("f00202000001")))
+    assert dec.acc_factor == 1.0

@@ -164,7 +164,7 @@ def test_constructor_validation() -> None:
     with pytest.raises(InputError, match="role"):
         SensorDecoder("wrist", "polar_h10", FS)
     with pytest.raises(InputError, match="kind"):
-        SensorDecoder("chest", "witmotion", FS)
+        SensorDecoder("chest", "thingy52", FS)
     with pytest.raises(InputError, match="fs_hz"):
         SensorDecoder("chest", "polar_h10", 0.0)
 

@@ -89,6 +89,12 @@ def make_run(fs_hz: float = 100.0, duration_s: float = 180.0, run_start_s: float
         f_seg = np.einsum("nji,nj->ni", r_seg, f_w)
         m = np.eye(3) if mount is None else mount
         out[name] = f_seg @ m + rng.normal(0, noise_g, (n, 3))
-    gyr = np.gradient(np.stack([np.degrees(sway), pelvis, np.degrees(-0.5 * twist)], -1),
-                      1 / fs_hz, axis=0)
+    # body-frame angular rate of the pelvis (ZYX Euler rates mapped to the segment frame),
+    # in the sensor frame: consistent with the accelerometer under any mounting
+    roll, pitch, yaw = sway, np.radians(pelvis), -0.5 * twist
+    dr, dp, dy = (np.gradient(a, 1 / fs_hz) for a in (roll, pitch, yaw))
+    cr, sr, cp, sp = np.cos(roll), np.sin(roll), np.cos(pitch), np.sin(pitch)
+    w_seg = np.stack([dr - dy * sp, dp * cr + dy * sr * cp, -dp * sr + dy * cr * cp], -1)
+    m = np.eye(3) if mount_sacrum is None else mount_sacrum
+    gyr = np.degrees(w_seg) @ m
     return Synth(t, out["chest"], out["sacrum"], gyr, trunk, pelvis)

@@ -85,15 +85,51 @@ def test_rate_change_is_followed():
 
 
 @pytest.mark.parametrize(("kw", "match"), [
-    (dict(grid_bpm=(6.0, 5.0, 0.25)), "grid_bpm"),
-    (dict(grid_bpm=(6.0, 900.0, 0.25)), "grid_bpm"),
-    (dict(prior_mix=0.0), "prior_mix"),
-    (dict(evidence_temp=2.0), "evidence_temp"),
-    (dict(walk_sigma_bpm=0.0), "walk_sigma_bpm"),
-    (dict(quality_mass=(0.5, 0.2)), "quality_mass"),
-    (dict(dominance=(0.3, 0.1)), "dominance"),
     (dict(breaths_per_stride=0.0), "breaths_per_stride"),
+    (dict(dominance=(0.3, 0.1)), "dominance"),
+    (dict(tracker=breathing.RateTracker(grid_bpm=(6.0, 900.0, 0.25))), "grid_bpm"),
+    (dict(window_s=10.0, min_window_s=12.0), "min_window_s"),
 ])
 def test_params_are_validated(kw, match):
     with pytest.raises(InputError, match=match):
         breathing.BreathParams(FS, **kw)
+
+
+@pytest.mark.parametrize(("kw", "match"), [
+    (dict(grid_bpm=(6.0, 5.0, 0.25)), "grid_bpm"),
+    (dict(prior_mix=0.0), "prior_mix"),
+    (dict(evidence_temp=2.0), "evidence_temp"),
+    (dict(walk_sigma_bpm=0.0), "walk_sigma_bpm"),
+    (dict(quality_mass=(0.5, 0.2)), "quality_mass"),
+    (dict(prior_bpm=(25.0, 0.0)), "prior_bpm"),
+    (dict(local_bpm=0.0), "local_bpm"),
+])
+def test_tracker_params_are_validated(kw, match):
+    with pytest.raises(InputError, match=match):
+        breathing.RateTracker(**kw)
+
+
+def test_shared_tracker_step_follows_evidence_and_diffuses_without_it():
+    t = breathing.RateTracker()
+    f_bpm = breathing.tracker_grid_hz(t) * 60.0
+    belief = breathing.tracker_prior(t)
+    spec = np.exp(-0.5 * ((f_bpm - 40.0) / 1.0) ** 2)
+    for _ in range(30):
+        belief, f_mean_hz, conf = breathing.tracker_step(t, belief, spec)
+    assert abs(f_mean_hz * 60.0 - 40.0) < 1.0 and conf > 0.9
+    # the ceiling excludes the peak: the belief moves below it
+    _, f_low_hz, _ = breathing.tracker_step(t, belief, spec, ceiling_hz=30.0 / 60.0)
+    assert f_low_hz * 60.0 < 40.0
+    # no evidence: the belief only spreads (confidence falls), and stays a distribution
+    b = belief
+    for _ in range(60):
+        b, _, conf_none = breathing.tracker_step(t, b, np.zeros_like(spec))
+    assert conf_none < conf and abs(b.sum() - 1.0) < 1e-12
+
+
+def test_refined_peak_is_between_bins_and_nan_at_edges():
+    df_hz = 0.01
+    f = np.arange(200) * df_hz
+    full = np.exp(-0.5 * ((f - 0.3033) / 0.02) ** 2)
+    assert abs(breathing.refined_peak_hz(full, df_hz, 0.3, 3.0) - 0.3033) < 0.001
+    assert np.isnan(breathing.refined_peak_hz(full[:3], df_hz, 0.0, 3.0))

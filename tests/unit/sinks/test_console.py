@@ -29,7 +29,8 @@ def row(t_s: float = 307.4, **kw: object) -> Metrics:
     base: dict[str, object] = dict(
         rate_bpm=32.44, depth_rel=0.82, breath_quality=0.85, strides_per_breath=2.0,
         cadence_spm=172.3, pelvic_tilt_deg=6.34, trunk_lean_deg=-1.04, lumbar_deg=2.1,
-        hr_bpm=151.2, warming_up=False)
+        hr_bpm=151.2, warming_up=False, pelvic_drop_range_deg=7.21,
+        pelvic_rotation_range_deg=8.44, trunk_twist_range_deg=12.96)
     base.update(kw)
     return Metrics(t_s=t_s, **base)  # type: ignore[arg-type]
 
@@ -88,7 +89,8 @@ def test_render_values_context_counters_and_alerts() -> None:
     out = text_of(v.render())
     for want in ("time 05:07", "session /data/sessions/s1.sqlite",
                  "32.4 bpm", "q 0.85", "0.82 ×rest", "2.0", "+6.3°", "-1.0°", "+2.1°",
-                 "172 spm", "151 bpm", "yes",
+                 "172 spm", "151 bpm", "yes", "Pelvic drop (range)", "7.2°",
+                 "Pelvic rotation (range)", "8.4°", "Trunk twist (range)", "13.0°",
                  "sim truth: climb 8 %", "speed: ×60",
                  "packets 1234 · decode errors 3 · gaps 1 · dropped 0",
                  "01:15", "rate high 42.0 bpm (base 30.0, limit 37.5)",

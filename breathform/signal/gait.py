@@ -1,0 +1,445 @@
+"""Stride segmentation from the sacrum IMU: initial contacts, side, per-stride table.
+
+Initial contacts (IC): the vertical acceleration of the lower back rises steeply when a
+foot lands (loading response). The vertical is the low-passed specific force (any
+mounting); the vertical acceleration is smoothed and differentiated with a derivative of
+a Gaussian (a linear-phase FIR, so its delay is known and removed exactly), and an IC is a
+positive peak of that jerk that is the largest within ``+-peak_window_s``. This is the
+integrate-then-Gaussian-derivative idea of McCamley et al. 2012 (Gait Posture 36:316)
+and its Mobilise-D variant (Paraschiv-Ionescu et al. 2020), made causal: each IC is
+decided ``delay_s`` after it happened, with its time exact to a fraction of a sample.
+
+Side: a foot lands at the end of its swing, when the pelvis has rotated that hip forward;
+the mean yaw rate about the vertical over ``side_window_s`` before the IC is positive
+(counter-clockwise seen from above) before a right contact. Consecutive contacts
+alternate, so the evidence of the last ``side_n`` contacts is pooled with alternating
+signs. Needs a gyroscope; without one the side is ``"?"``.
+
+Per stride (from one contact to the next contact of the same foot): stride time, cadence
+(120 / stride time) and the sacrum's vertical oscillation, the peak-to-peak vertical
+displacement from the vertical acceleration integrated twice over the stride with its
+mean and linear drift removed (the stride is taken as periodic: same height and vertical
+speed at both ends).
+
+Streaming = batch: the state holds the filters and a lookback buffer; events carry
+session times, never chunk-relative indices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+
+from breathform.errors import InputError
+from breathform.signal._filters import butter_sos, filt, unit_zi
+from breathform.signal.regrid import Samples, samples_from_arrays
+
+_G_MPS2 = 9.80665
+
+
+@dataclass(frozen=True, slots=True)
+class GaitParams:
+    """Parameters of the stride segmentation.
+
+    Attributes:
+        fs_hz: Nominal sample rate.
+        has_gyro: Whether samples carry a gyroscope (needed for the side).
+        grav_lp_hz: Gravity (vertical) low-pass cutoff.
+        jerk_sigma_s: Width (sigma) of the Gaussian derivative applied to the vertical
+            acceleration.
+        peak_window_s: A contact is the largest jerk peak within +- this; it also bounds
+            the highest cadence (60 / peak_window_s steps/min).
+        min_jerk_g_s: Jerk peaks below this are not contacts (standing, shuffling).
+        max_step_s: A longer step breaks the chain of contacts (a pause).
+        side_window_s: Yaw rate is averaged over this before each contact.
+        side_n: Contacts pooled (alternating signs) for the side decision.
+        yaw_hp_hz: High-pass on the yaw rate (removes turning).
+    """
+
+    fs_hz: float
+    has_gyro: bool = True
+    grav_lp_hz: float = 0.4
+    jerk_sigma_s: float = 0.04
+    peak_window_s: float = 0.25
+    min_jerk_g_s: float = 0.3
+    max_step_s: float = 1.5
+    side_window_s: float = 0.3
+    side_n: int = 4
+    yaw_hp_hz: float = 0.3
+
+    def __post_init__(self) -> None:
+        if not self.fs_hz >= 20:
+            raise InputError(f"fs_hz must be >= 20 for gait, got {self.fs_hz}")
+        if not 0 < self.grav_lp_hz < self.fs_hz / 2:
+            raise InputError(f"need 0 < grav_lp_hz < fs_hz/2, got {self.grav_lp_hz}")
+        if not 1.0 / self.fs_hz <= self.jerk_sigma_s <= 0.2:
+            raise InputError(f"jerk_sigma_s must be in [1/fs_hz, 0.2], got {self.jerk_sigma_s}")
+        if not 0.1 <= self.peak_window_s < self.max_step_s:
+            raise InputError(f"need 0.1 <= peak_window_s < max_step_s, got "
+                             f"{self.peak_window_s}, {self.max_step_s}")
+        if self.side_n < 1:
+            raise InputError(f"side_n must be >= 1, got {self.side_n}")
+        if not 0 < self.side_window_s <= self.max_step_s:
+            raise InputError(f"need 0 < side_window_s <= max_step_s, got "
+                             f"{self.side_window_s}")
+
+    @property
+    def delay_s(self) -> float:
+        """How long after it happens a contact is decided (filter delay + peak window)."""
+        n = int(_kernel(self.fs_hz, self.jerk_sigma_s).shape[0]) // 2 + _nwin(self)
+        return n / self.fs_hz
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """One initial contact.
+
+    Attributes:
+        t_s: Session time of the contact.
+        side: "L", "R", or "?" when it cannot be told.
+        jerk_g_s: Height of the vertical-jerk peak, g/s (a strength figure).
+    """
+
+    t_s: float
+    side: str
+    jerk_g_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Stride:
+    """One stride: from a contact to the next contact of the same foot.
+
+    Attributes:
+        t_start_s: The stride's first contact.
+        t_end_s: The next contact of the same foot.
+        side: The foot ("L", "R" or "?").
+        stride_s: Stride time.
+        step_s: Time from the middle contact (other foot) to ``t_end_s``.
+        cadence_spm: Steps per minute over the stride (120 / stride_s).
+        vertical_osc_cm: Peak-to-peak vertical displacement of the sacrum, cm (NaN if
+            the stride holds gap-filled samples).
+    """
+
+    t_start_s: float
+    t_end_s: float
+    side: str
+    stride_s: float
+    step_s: float
+    cadence_spm: float
+    vertical_osc_cm: float
+
+
+@dataclass(frozen=True, slots=True)
+class GaitState:
+    """Carry-over of the stride segmentation.
+
+    Attributes:
+        n_seen: Samples seen since the start or the last reset.
+        primed: Whether the gravity low-pass has been initialised.
+        zi_grav: Gravity low-pass state, (n_sections, 2, 3).
+        zi_yaw: Yaw high-pass state, (n_sections, 2).
+        zi_jerk: The last n_taps - 1 vertical accelerations (the FIR's memory).
+        t_s: Lookback of sample times, aligned with sample count ``n_seen - len``.
+        av_g: Lookback of vertical acceleration (g, gravity removed).
+        yaw_dps: Lookback of high-passed yaw rate.
+        filled: Lookback of gap-filled flags.
+        jerk: Lookback of delay-compensated jerk (g/s), one per sample up to
+            ``n_seen - 1 - delay``.
+        next_cand: Sample count of the next sample to decide on.
+        last_ic: Sample count of the last contact, -1 if none.
+        ic_t_s: Times of the last (up to 2) contacts of the current chain.
+        ic_side: Their sides.
+        ic_n: Their sample counts.
+        side_ev: Side evidence of the chain's last ``side_n`` contacts.
+    """
+
+    n_seen: int
+    primed: bool
+    zi_grav: NDArray[np.float64]
+    zi_yaw: NDArray[np.float64]
+    zi_jerk: NDArray[np.float64]
+    t_s: NDArray[np.float64]
+    av_g: NDArray[np.float64]
+    yaw_dps: NDArray[np.float64]
+    filled: NDArray[np.bool_]
+    jerk: NDArray[np.float64]
+    next_cand: int
+    last_ic: int
+    ic_t_s: NDArray[np.float64]
+    ic_side: tuple[str, ...]
+    ic_n: NDArray[np.int64]
+    side_ev: NDArray[np.float64]
+
+
+@lru_cache(maxsize=16)
+def _kernel(fs_hz: float, sigma_s: float) -> NDArray[np.float64]:
+    """Causal FIR: derivative of a unit-area Gaussian, delay = len // 2 samples."""
+    half = int(np.ceil(4 * sigma_s * fs_hz))
+    tau = np.arange(-half, half + 1) / fs_hz
+    g = np.exp(-0.5 * (tau / sigma_s) ** 2)
+    g = g / g.sum()                        # unit area (per sample)
+    dg = -tau / sigma_s**2 * g             # d/dt of the smoothing, 1/s
+    # y[n] = sum_m h[m] a[n - m] = (a * G')(sample n - half): the smoothed derivative
+    return np.asarray(dg)
+
+
+def _nwin(p: GaitParams) -> int:
+    return max(1, round(p.peak_window_s * p.fs_hz))
+
+
+_PIECE_S = 0.5
+"""Samples are processed in pieces of at most this long, so the lookback stays bounded."""
+
+
+def _nbuf(p: GaitParams) -> int:
+    # a stride (two steps) back from the newest decidable candidate, plus the filter delay,
+    # the peak window and one piece
+    span_s = 2 * p.max_step_s + 2 * p.peak_window_s + 4 * p.jerk_sigma_s + _PIECE_S
+    return round(span_s * p.fs_hz) + 2
+
+
+def init_state(p: GaitParams) -> GaitState:
+    """Return the state before any sample."""
+    ng = butter_sos(2, p.grav_lp_hz, "lowpass", p.fs_hz).shape[0]
+    ny = butter_sos(2, p.yaw_hp_hz, "highpass", p.fs_hz).shape[0]
+    nk = _kernel(p.fs_hz, p.jerk_sigma_s).shape[0]
+    return GaitState(
+        n_seen=0, primed=False, zi_grav=np.zeros((ng, 2, 3)), zi_yaw=np.zeros((ny, 2)),
+        zi_jerk=np.zeros(nk - 1), t_s=np.zeros(0), av_g=np.zeros(0), yaw_dps=np.zeros(0),
+        filled=np.zeros(0, bool), jerk=np.zeros(0), next_cand=0, last_ic=-1,
+        ic_t_s=np.zeros(0), ic_side=(), ic_n=np.zeros(0, np.int64), side_ev=np.zeros(0))
+
+
+def step(p: GaitParams, s: GaitState, x: Samples
+         ) -> tuple[list[Contact], list[Stride], GaitState]:
+    """Feed samples; return the contacts and strides decided by them.
+
+    Args:
+        p: Parameters.
+        s: State.
+        x: Gridded samples of the sacrum sensor (a long gap's ``reset`` restarts the
+            segmentation; nothing carries across it).
+
+    Returns:
+        New contacts and strides (in time order) and the new state.
+
+    Raises:
+        InputError: If ``has_gyro`` is set and the samples carry no gyroscope.
+    """
+    if p.has_gyro and x.gyr_dps is None and x.n:
+        raise InputError("has_gyro is True but the samples carry no gyr_dps")
+    contacts: list[Contact] = []
+    strides: list[Stride] = []
+    cuts = [0, *(int(i) for i in np.flatnonzero(x.reset) if i > 0), x.n]
+    for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+        if a < b and bool(x.reset[a]):
+            s = init_state(p)
+        piece = max(1, round(_PIECE_S * p.fs_hz))
+        for a2 in range(a, b, piece):
+            c, st, s = _segment(p, s, x, a2, min(b, a2 + piece))
+            contacts += c
+            strides += st
+    return contacts, strides, s
+
+
+def run_batch(p: GaitParams, x: Samples) -> tuple[list[Contact], list[Stride]]:
+    """Process a whole recording in one call."""
+    c, st, _ = step(p, init_state(p), x)
+    return c, st
+
+
+def analyze(t_s: NDArray[np.float64], acc_g: NDArray[np.float64],
+            gyr_dps: NDArray[np.float64] | None, fs_hz: float
+            ) -> tuple[list[Contact], list[Stride]]:
+    """Contacts and strides of a gap-free recording (arrays in seconds, g, deg/s).
+
+    Raises:
+        InputError: If the shapes disagree or t_s is not strictly increasing.
+    """
+    p = GaitParams(fs_hz, has_gyro=gyr_dps is not None)
+    return run_batch(p, samples_from_arrays(t_s, acc_g, gyr_dps))
+
+
+def _segment(p: GaitParams, s: GaitState, x: Samples, a: int, b: int
+             ) -> tuple[list[Contact], list[Stride], GaitState]:
+    n = b - a
+    if n == 0:
+        return [], [], s
+    acc = x.acc_g[a:b]
+    zi = s.zi_grav
+    if not s.primed:
+        zi = unit_zi(2, p.grav_lp_hz, "lowpass", p.fs_hz)[:, :, None] * acc[0]
+    grav, zi = filt(butter_sos(2, p.grav_lp_hz, "lowpass", p.fs_hz), acc, zi)
+    # element-wise products, not einsum/norm: their SIMD paths round differently for a
+    # one-row and a many-row array, and the output must not depend on the chunking
+    up = grav / np.sqrt(grav[:, 0] ** 2 + grav[:, 1] ** 2 + grav[:, 2] ** 2)[:, None]
+    av = _dot3(acc, up) - 1.0
+    zi_yaw = s.zi_yaw
+    if x.gyr_dps is not None:
+        yaw = _dot3(x.gyr_dps[a:b], up)
+        yaw, zi_yaw = filt(butter_sos(2, p.yaw_hp_hz, "highpass", p.fs_hz), yaw, zi_yaw)
+    else:
+        yaw = np.zeros(n)
+    h = _kernel(p.fs_hz, p.jerk_sigma_s)
+    # direct convolution over (previous taps-1 samples, new samples): each output is the
+    # same dot product whatever the chunking (lfilter's state split is not bit-exact)
+    hist = np.concatenate((s.zi_jerk, av))
+    jk = np.convolve(hist, h, mode="valid")
+    zi_jerk = hist[hist.shape[0] - (h.shape[0] - 1):]
+    delay = h.shape[0] // 2
+    # output m (count) is the jerk at sample m - delay; drop the first `delay` outputs
+    first_valid = max(0, delay - s.n_seen)
+    jk = np.asarray(jk[first_valid:])
+    nb = _nbuf(p)
+    s = replace(
+        s, n_seen=s.n_seen + n, primed=True, zi_grav=zi, zi_yaw=zi_yaw,
+        zi_jerk=np.asarray(zi_jerk),
+        t_s=np.concatenate((s.t_s, x.t_s[a:b]))[-nb:],
+        av_g=np.concatenate((s.av_g, av))[-nb:],
+        yaw_dps=np.concatenate((s.yaw_dps, yaw))[-nb:],
+        filled=np.concatenate((s.filled, x.filled[a:b]))[-nb:],
+        jerk=np.concatenate((s.jerk, jk))[-nb:])
+    return _decide(p, s, delay)
+
+
+def _decide(p: GaitParams, s: GaitState, delay: int
+            ) -> tuple[list[Contact], list[Stride], GaitState]:
+    w = _nwin(p)
+    n_jerk = s.n_seen - delay               # jerk known for counts [0, n_jerk)
+    last_dec = n_jerk - 1 - w               # candidates up to here have their full window
+    if last_dec < s.next_cand:
+        return [], [], s
+    j0 = n_jerk - s.jerk.shape[0]           # count of jerk[0]
+    lo = max(0, s.next_cand - w)
+    y = s.jerk[lo - j0: n_jerk - j0]
+    cand = np.arange(s.next_cand, last_dec + 1)
+    yc = y[cand - lo]
+    is_pk = yc > p.min_jerk_g_s
+    if bool(is_pk.any()):
+        # largest (first largest on ties) within +-w; the window is cut at the start
+        pad = np.concatenate((np.full(max(0, w - (s.next_cand - lo)), -np.inf), y))
+        win = np.lib.stride_tricks.sliding_window_view(pad, 2 * w + 1)[: cand.shape[0]]
+        is_pk &= np.argmax(win, axis=1) == w
+    contacts: list[Contact] = []
+    strides: list[Stride] = []
+    for j in cand[is_pk]:
+        if s.last_ic >= 0 and j - s.last_ic <= w:
+            continue
+        c, st, s = _contact(p, s, int(j), delay)
+        if c is not None:
+            contacts.append(c)
+        if st is not None:
+            strides.append(st)
+    return contacts, strides, replace(s, next_cand=last_dec + 1)
+
+
+def _contact(p: GaitParams, s: GaitState, j: int, delay: int
+             ) -> tuple[Contact | None, Stride | None, GaitState]:
+    n_buf0 = s.n_seen - s.t_s.shape[0]      # count of t_s[0]
+    i = j - n_buf0
+    jj = j - (s.n_seen - delay - s.jerk.shape[0])
+    s = replace(s, last_ic=j)
+    if s.filled[i]:
+        return None, None, s
+    y = s.jerk
+    off = 0.0
+    if 0 < jj < y.shape[0] - 1:
+        den = y[jj - 1] - 2 * y[jj] + y[jj + 1]
+        if den < 0:
+            off = float(np.clip(0.5 * (y[jj - 1] - y[jj + 1]) / den, -0.5, 0.5))
+    t = float(s.t_s[i]) + off / p.fs_hz
+    # chain of consecutive contacts
+    keep = (s.ic_t_s.shape[0] > 0 and t - float(s.ic_t_s[-1]) <= p.max_step_s)
+    ic_t = s.ic_t_s if keep else np.zeros(0)
+    ic_n = s.ic_n if keep else np.zeros(0, np.int64)
+    ic_side = s.ic_side if keep else ()
+    ev = s.side_ev if keep else np.zeros(0)
+    side = "?"
+    if p.has_gyro:
+        nw = round(p.side_window_s * p.fs_hz)
+        e = _mean(s.yaw_dps[max(0, i - nw): i + 1])
+        ev = np.concatenate((ev, [e]))[-p.side_n:]
+        alt = (-1.0) ** np.arange(ev.shape[0] - 1, -1, -1)
+        tot = float(np.sum(alt * ev))
+        side = "R" if tot > 0 else "L" if tot < 0 else "?"
+    jerk = float(y[jj])
+    contact = Contact(t, side, jerk)
+    stride = None
+    if ic_t.shape[0] >= 2:
+        t0, n0 = float(ic_t[-2]), int(ic_n[-2])
+        i0 = n0 - n_buf0
+        osc = np.nan
+        if i0 >= 0 and not bool(s.filled[i0: i + 1].any()):
+            osc = vertical_osc_cm(s.av_g[i0: i + 1], p.fs_hz)
+        stride_s = t - t0
+        stride = Stride(t0, t, side, stride_s, t - float(ic_t[-1]), 120.0 / stride_s, osc)
+    s = replace(s, ic_t_s=np.concatenate((ic_t, [t]))[-2:],
+                ic_n=np.concatenate((ic_n, [j]))[-2:].astype(np.int64),
+                ic_side=(*ic_side, side)[-2:], side_ev=ev)
+    return contact, stride, s
+
+
+def _dot3(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    return np.asarray(a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1] + a[:, 2] * b[:, 2])
+
+
+def _mean(x: NDArray[np.float64]) -> float:
+    # a sequential sum: numpy's pairwise sum depends on the memory alignment of the data,
+    # which depends on how the stream was chunked
+    return float(np.cumsum(x)[-1]) / x.shape[0] if x.shape[0] else float("nan")
+
+
+def vertical_osc_cm(av_g: NDArray[np.float64], fs_hz: float) -> float:
+    """Peak-to-peak vertical displacement over one stride.
+
+    Args:
+        av_g: Vertical acceleration (gravity removed) in g over one stride, (n,).
+        fs_hz: Sample rate.
+
+    Returns:
+        Displacement range in cm; the stride is taken as periodic (mean acceleration and
+        mean velocity removed, linear drift of the position removed).
+    """
+    if av_g.shape[0] < 3:
+        return float("nan")
+    acc = (av_g - _mean(av_g)) * _G_MPS2
+    v = np.cumsum(acc) / fs_hz
+    v = v - _mean(v)
+    z = np.cumsum(v) / fs_hz
+    z = z - np.linspace(z[0], z[-1], z.shape[0])
+    return float((z.max() - z.min()) * 100.0)
+
+
+def match_events(det_s: Sequence[float], ref_s: Sequence[float], tol_s: float
+                 ) -> list[tuple[int, int]]:
+    """One-to-one matching of detected to reference event times (for validation).
+
+    Args:
+        det_s: Detected times.
+        ref_s: Reference times.
+        tol_s: Largest time difference of a match.
+
+    Returns:
+        (detected index, reference index) pairs, closest pairs matched first.
+    """
+    pairs = sorted((abs(float(d) - float(r)), i, j) for i, d in enumerate(det_s)
+                   for j, r in enumerate(ref_s) if abs(float(d) - float(r)) <= tol_s)
+    used_d: set[int] = set()
+    used_r: set[int] = set()
+    out = []
+    for _, i, j in pairs:
+        if i not in used_d and j not in used_r:
+            used_d.add(i)
+            used_r.add(j)
+            out.append((i, j))
+    return out
+
+
+__all__: Sequence[str] = [
+    "Contact", "GaitParams", "GaitState", "Stride", "analyze", "init_state", "match_events",
+    "run_batch", "step", "vertical_osc_cm",
+]
