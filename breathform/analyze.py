@@ -26,7 +26,9 @@ GYR_COLS = ("gx_dps", "gy_dps", "gz_dps")
 
 CHEST_COLUMNS = ("t_s", "rate_bpm", "depth_rel", "quality", "trunk_lean_deg",
                  "strides_per_breath", "cadence_spm")
-SACRUM_COLUMNS = ("t_s", "cadence_spm", "pelvic_tilt_deg")
+SACRUM_COLUMNS = ("t_s", "cadence_spm", "pelvic_tilt_deg", "pelvic_drop_range_deg",
+                  "pelvic_rotation_range_deg")
+"""Sacrum output columns; later additions are appended (the names are a stable interface)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +179,8 @@ def metrics_rows(ms: list[Metrics], sensor: str) -> list[list[str]]:
                     m.breath_quality if not math.isnan(m.rate_bpm) else 0.0,
                     m.trunk_lean_deg, m.strides_per_breath, m.cadence_spm]
         else:
-            vals = [m.t_s, m.cadence_spm, m.pelvic_tilt_deg]
+            vals = [m.t_s, m.cadence_spm, m.pelvic_tilt_deg, m.pelvic_drop_range_deg,
+                    m.pelvic_rotation_range_deg]
         out.append([f"{vals[0]:g}", *(_fmt(float(v)) for v in vals[1:])])
     return out
 

@@ -137,7 +137,9 @@ def cmd_replay(args: argparse.Namespace, cfg: config_mod.Config, console: Consol
                                          speed=args.speed, processor=proc))
         stored_m, stored_a = reader.metrics(), reader.alerts()
         stored_fields = reader.metric_fields()
-    rep = compare(stored_m, stored_a, result.metrics, result.alerts, stored_fields)
+        stored_s = reader.strides() if reader.has_strides() else None
+    rep = compare(stored_m, stored_a, result.metrics, result.alerts, stored_fields,
+                  stored_s, result.strides)
     console.print(f"recomputed {len(result.metrics)} s of metrics and {len(result.alerts)} "
                   f"alerts in {result.wall_s:.1f} s "
                   f"({result.duration_s / max(result.wall_s, 1e-9):.0f}× real time)")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from breathform.alerts.engine import AlertThresholds
 from breathform.errors import ConfigError, InputError
 from breathform.model import DEVICE_KINDS
 
@@ -62,30 +63,13 @@ class SensorsConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class AlertsConfig:
-    """Thresholds of the alert rules (see breathform.alerts).
+class AlertsConfig(AlertThresholds):
+    """Thresholds of the alert rules: the ``[alerts]`` table.
 
-    Attributes:
-        baseline_start_s: Session time from which the early-run baseline is collected.
-        baseline_len_s: How long the baseline window is.
-        rate_margin_rel: Breathless when rate_bpm > baseline * (1 + margin).
-        depth_drop_rel: Shallow when depth_rel < baseline depth * (1 - drop).
-        pelvic_tilt_margin_deg: Form degraded when pelvic tilt exceeds baseline by this.
-        trunk_lean_margin_deg: Form degraded when trunk lean exceeds baseline by this.
-        hold_s: Both states must hold this long before an alert fires.
-        cooldown_s: Minimum time between two alerts.
-        min_quality: Breathing estimates below this quality are ignored.
+    Its keys, defaults and their meaning are those of
+    ``breathform.alerts.engine.AlertThresholds`` (one definition for the rule and the
+    config file); ranges are checked here key by key, with a ``ConfigError``.
     """
-
-    baseline_start_s: float = 90.0
-    baseline_len_s: float = 120.0
-    rate_margin_rel: float = 0.25
-    depth_drop_rel: float = 0.3
-    pelvic_tilt_margin_deg: float = 3.0
-    trunk_lean_margin_deg: float = 4.0
-    hold_s: float = 10.0
-    cooldown_s: float = 90.0
-    min_quality: float = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +207,17 @@ _CHECKS: dict[str, tuple[Any, str]] = {
     "alerts.hold_s": (lambda v: 1 <= v <= 600, "a number in [1, 600]"),
     "alerts.cooldown_s": (lambda v: 0 <= v <= 3600, "a number in [0, 3600]"),
     "alerts.min_quality": (lambda v: 0 <= v <= 1, "a number in [0, 1]"),
+    "alerts.pelvic_drop_margin_deg": (lambda v: 0 < v < 45, "a number in (0, 45)"),
+    "alerts.pelvic_rotation_margin_deg": (lambda v: 0 < v < 45, "a number in (0, 45)"),
+    "alerts.trunk_twist_margin_deg": (lambda v: 0 < v < 45, "a number in (0, 45)"),
+    "alerts.coupling_tol_strides": (lambda v: 0 < v < 0.25, "a number in (0, 0.25)"),
+    "alerts.coupling_min_baseline_pct": (lambda v: 0 < v <= 100, "a number in (0, 100]"),
+    "alerts.coupling_drop_pct": (lambda v: 0 < v < 100, "a number in (0, 100)"),
+    "alerts.hysteresis_frac": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "alerts.climb_lean_deg": (lambda v: 0 < v < 45, "a number in (0, 45)"),
+    "alerts.climb_cadence_tol_spm": (lambda v: 0 <= v <= 60, "a number in [0, 60]"),
+    "alerts.severity2_excess": (lambda v: 1 <= v <= 10, "a number in [1, 10]"),
+    "alerts.severity3_excess": (lambda v: 1 <= v <= 10, "a number in [1, 10]"),
     "sinks.console.refresh_hz": (lambda v: 0.1 <= v <= 30, "a number in [0.1, 30]"),
     "sinks.mqtt.url": (lambda v: v.split("://", 1)[0] in ("mqtt", "mqtts", "ws", "wss")
                        and "://" in v, "a URL mqtt://, mqtts://, ws:// or wss://HOST[:PORT]"),
@@ -312,6 +307,18 @@ def _check_sensor_rates(cfg: Config) -> None:
             raise ConfigError(f"sensors.{role}.rate_hz", sc.rate_hz, f"{what} ({sc.kind})")
 
 
+def _check_alerts(cfg: Config) -> None:
+    """Alert thresholds that depend on each other."""
+    a = cfg.alerts
+    if not a.coupling_drop_pct < a.coupling_min_baseline_pct:
+        raise ConfigError("alerts.coupling_drop_pct", a.coupling_drop_pct,
+                          f"a number below alerts.coupling_min_baseline_pct "
+                          f"({a.coupling_min_baseline_pct:g})")
+    if not a.severity3_excess >= a.severity2_excess:
+        raise ConfigError("alerts.severity3_excess", a.severity3_excess,
+                          f"a number >= alerts.severity2_excess ({a.severity2_excess:g})")
+
+
 def from_dict(data: dict[str, Any]) -> Config:
     """Build and validate a Config from plain data (a parsed TOML document).
 
@@ -320,6 +327,7 @@ def from_dict(data: dict[str, Any]) -> Config:
     """
     cfg: Config = _build(Config, data, "")
     _check_sensor_rates(cfg)
+    _check_alerts(cfg)
     return cfg
 
 

@@ -93,6 +93,23 @@ class ImuBlock:
         """Number of samples."""
         return int(self.t_s.shape[0])
 
+    @classmethod
+    def unchecked(cls, sensor: str, fs_hz: float, seq: int, t_s: NDArray[np.float64],
+                  acc_g: NDArray[np.float64], gyr_dps: NDArray[np.float64] | None,
+                  gap: bool) -> ImuBlock:
+        """Build a block whose fields are already known to be valid, skipping the checks.
+
+        For the device decoders only, which build every field to the shapes above, with
+        ``t_s`` strictly increasing by construction (the device clock map); this runs for
+        every packet, where the checks cost more than the rest of building the block.
+        """
+        b = object.__new__(cls)
+        for name, value in (("sensor", sensor), ("fs_hz", fs_hz), ("seq", seq),
+                            ("t_s", t_s), ("acc_g", acc_g), ("gyr_dps", gyr_dps),
+                            ("gap", gap)):
+            object.__setattr__(b, name, value)
+        return b
+
 
 @dataclass(frozen=True, slots=True)
 class HeartRate:

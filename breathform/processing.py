@@ -20,6 +20,7 @@ from breathform.model import Alert, HeartRate, ImuBlock, Metrics, RawPacket, Sen
 from breathform.profile import MountCheck, StoredCalibration
 from breathform.signal import pipeline as dsp
 from breathform.signal import sensors as sn
+from breathform.signal.gait import Stride
 from breathform.signal.posture import SegmentCalibration
 
 AUTO_CALIBRATION_NOTE = ("no stored calibration: calibrating automatically (vertical from "
@@ -45,6 +46,7 @@ class StepOutput:
     alerts: list[Alert]
     events: list[tuple[float, str, str]]
     blocks: list[ImuBlock] = field(default_factory=list)
+    strides: list[Stride] = field(default_factory=list)
 
 
 class SessionProcessor:
@@ -131,11 +133,12 @@ class SessionProcessor:
                 self.counters.decode_errors += dec.n_decode_errors - n_err
                 events.append((pkt.t_rx_s, "decode_error", f"{pkt.sensor}: {dec.last_error}"))
         metrics, self.dsp_state = dsp.step(self.dsp_params, self.dsp_state, blocks, hr)
+        strides, self.dsp_state = dsp.take_strides(self.dsp_state)
         alerts: list[Alert] = []
         if metrics:
             alerts, self.alert_state = alert_engine.step(self.alert_params, self.alert_state,
                                                          metrics)
-        return StepOutput(metrics, alerts, events, blocks)
+        return StepOutput(metrics, alerts, events, blocks, strides)
 
     @property
     def climb(self) -> bool:

@@ -34,6 +34,7 @@ from breathform.errors import StoreError
 from breathform.model import Alert, Metrics, RawPacket, SensorInfo
 from breathform.processing import Counters, SessionProcessor
 from breathform.queues import DropOldestQueue, PacketQueue
+from breathform.signal.gait import Stride
 from breathform.sinks.base import Sink, SinkItem
 from breathform.store import SessionWriter
 
@@ -72,6 +73,7 @@ class RunResult:
     store_error: str | None = None
     clock_resets: dict[str, int] = field(default_factory=dict)
     events: list[tuple[float, str, str]] = field(default_factory=list)
+    strides: list[Stride] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -202,12 +204,14 @@ async def _process(proc: SessionProcessor, q: PacketQueue, writer: SessionWriter
                 writer.add_metrics(out.metrics)
             if out.alerts:
                 writer.add_alerts(out.alerts)
+            writer.add_strides(out.strides)
             for ev in out.events:
                 writer.add_event(*ev)
             writer.maybe_commit()
             _watch_store(writer, result, batch[-1].t_rx_s)
         result.metrics.extend(out.metrics)
         result.alerts.extend(out.alerts)
+        result.strides.extend(out.strides)
         for sq, wants_blocks in sink_qs:
             if wants_blocks:  # sinks that publish raw samples (LSL) get the IMU blocks too
                 bq = cast(DropOldestQueue[Any], sq)

@@ -1,7 +1,8 @@
 """The session store: one SQLite file (WAL) per session.
 
 Raw packets are written first, with their receive times, before anything decodes them;
-then metrics, alerts, calibration, events, the config and the software version. Commits
+then metrics, per-stride rows, alerts, calibration, events, the config and the software
+version. Commits
 happen at least once a second of wall time, so a ``kill -9`` loses at most the last second.
 A full disk does not stop a run: the writer keeps what it could not write and retries (see
 :class:`SessionWriter`). A replay reads the raw packets back in the order they were
@@ -32,13 +33,20 @@ from breathform.model import (
     SensorInfo,
     SessionInfo,
 )
+from breathform.signal.gait import Stride
 
 if TYPE_CHECKING:
     from breathform.config import Config
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """2: metrics gained pelvic_drop_range_deg, pelvic_rotation_range_deg, trunk_twist_range_deg
-(a version-1 file still opens and replays; those columns read as NaN)."""
+(a version-1 file still opens and replays; those columns read as NaN).
+3: a ``strides`` table, one row per sacrum stride (a version-1 or -2 file still opens and
+replays; it has no strides: :meth:`SessionReader.has_strides` is False)."""
+
+STRIDE_FIELDS = ("t_start_s", "t_end_s", "side", "stride_s", "step_s", "cadence_spm",
+                 "vertical_osc_cm")
+"""Columns of the ``strides`` table, the fields of :class:`breathform.signal.gait.Stride`."""
 SUFFIX = ".bfsession"
 
 _SCHEMA = f"""
@@ -54,6 +62,10 @@ CREATE TABLE IF NOT EXISTS alerts (
 CREATE TABLE IF NOT EXISTS calibration (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY, t_s REAL NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS strides (
+    t_end_s REAL PRIMARY KEY, t_start_s REAL NOT NULL, side TEXT NOT NULL,
+    stride_s REAL NOT NULL, step_s REAL NOT NULL, cadence_spm REAL NOT NULL,
+    vertical_osc_cm REAL);
 """
 
 
@@ -113,6 +125,17 @@ def _row_metrics(row: Sequence[Any]) -> Metrics:
         else:
             kw[f] = math.nan if v is None else float(v)
     return Metrics(**kw)
+
+
+def _stride_row(s: Stride) -> tuple[Any, ...]:
+    return tuple(_nan_to_none(v) if isinstance(v, float) else v
+                 for v in (getattr(s, f) for f in STRIDE_FIELDS))
+
+
+def _row_stride(row: Sequence[Any]) -> Stride:
+    kw = {f: (str(v) if f == "side" else math.nan if v is None else float(v))
+          for f, v in zip(STRIDE_FIELDS, row, strict=True)}
+    return Stride(**kw)  # type: ignore[arg-type]
 
 
 def _alert_row(a: Alert) -> tuple[Any, ...]:
@@ -239,6 +262,14 @@ class SessionWriter:
         self._execute_many(f"INSERT OR REPLACE INTO metrics ({', '.join(METRIC_FIELDS)}) "
                            f"VALUES ({q})",
                            [_metrics_row(m) for m in metrics])
+
+    def add_strides(self, strides: Sequence[Stride]) -> None:
+        """Append per-stride rows (a stride is identified by its end time)."""
+        if not strides:
+            return
+        q = ",".join("?" * len(STRIDE_FIELDS))
+        self._execute_many(f"INSERT OR REPLACE INTO strides ({', '.join(STRIDE_FIELDS)}) "
+                           f"VALUES ({q})", [_stride_row(s) for s in strides])
 
     def add_alerts(self, alerts: Sequence[Alert]) -> None:
         """Append alerts."""
@@ -477,6 +508,20 @@ class SessionReader:
         with self._reading("metrics"):
             return [_row_metrics(r) for r in
                     self._con.execute(f"SELECT {cols} FROM metrics ORDER BY t_s")]
+
+    def has_strides(self) -> bool:
+        """Whether the file has a strides table (schema version 3 on)."""
+        with self._reading("strides"):
+            return self._con.execute("SELECT 1 FROM sqlite_master WHERE type='table' "
+                                     "AND name='strides'").fetchone() is not None
+
+    def strides(self) -> list[Stride]:
+        """All stored strides, in time order (none from a file older than version 3)."""
+        if not self.has_strides():
+            return []
+        with self._reading("strides"):
+            return [_row_stride(r) for r in self._con.execute(
+                f"SELECT {', '.join(STRIDE_FIELDS)} FROM strides ORDER BY t_end_s")]
 
     def alerts(self) -> list[Alert]:
         """All stored alerts, in time order."""

@@ -11,6 +11,7 @@ from breathform.alerts.engine import (
     ALERT_KIND,
     AlertParams,
     AlertState,
+    AlertThresholds,
     Baseline,
     baseline_of,
     init_state,
@@ -21,6 +22,6 @@ from breathform.alerts.engine import (
 )
 
 __all__ = [
-    "ALERT_KIND", "AlertParams", "AlertState", "Baseline", "baseline_of", "choose_cue",
-    "excess", "init_state", "is_climbing", "run_batch", "severity_of", "step",
+    "ALERT_KIND", "AlertParams", "AlertState", "AlertThresholds", "Baseline", "baseline_of",
+    "choose_cue", "excess", "init_state", "is_climbing", "run_batch", "severity_of", "step",
 ]

@@ -14,9 +14,13 @@ The rules, as implemented:
    if at least ``ceil(baseline_min_valid_frac * baseline_len_s)`` baseline seconds were
    collected. Otherwise collection goes on past the window, one baseline second at a time,
    until there are that many. The baseline of each of ``rate_bpm``, ``depth_rel``,
-   ``pelvic_tilt_deg``, ``trunk_lean_deg`` and ``cadence_spm`` is the median of its finite
+   ``pelvic_tilt_deg``, ``trunk_lean_deg``, ``cadence_spm``, ``pelvic_drop_range_deg``,
+   ``pelvic_rotation_range_deg`` and ``trunk_twist_range_deg`` is the median of its finite
    values among the collected seconds (NaN when none: ``depth_rel`` NaN disables the
-   rapid-shallow criterion, ``cadence_spm`` NaN makes the climb test use lean alone).
+   rapid-shallow criterion, ``cadence_spm`` NaN makes the climb test use lean alone, a
+   range NaN, e.g. trunk twist from a Polar H10 that has no gyroscope, disables that
+   range's criterion). The baseline *coupling index* is the percentage of the collected
+   seconds with a known ``strides_per_breath`` that were *locked* (see 3.).
    The buffer never holds more than ``ceil(baseline_len_s) + 1`` seconds; if it fills (only
    possible with rows faster than 1 Hz) the baseline is formed from it. No criterion is
    evaluated, and no alert fires, before the baseline exists.
@@ -25,9 +29,13 @@ The rules, as implemented:
    seconds (default ``hold_s``; at most ``round(smooth_s)`` rows), over the rows where that
    metric is valid: breathing values need ``not warming_up``, ``breath_quality >=
    min_quality`` and a finite value; posture values need ``not warming_up`` and a finite
-   value. A median needs at least ``ceil(min_valid_frac * smooth_s)`` valid rows, else it
-   is unknown. A single noisy second cannot move a median of three or more rows past a
-   threshold, so it neither fires nor resets an episode.
+   value. The coupling index is not a median but the percentage of locked seconds among
+   the window's valid ones (breathing validity and a finite ``strides_per_breath``),
+   under the same minimum row count. A median (or index) needs at least
+   ``ceil(min_valid_frac * smooth_s)`` valid rows, else it is unknown. A single noisy
+   second cannot move a median of three or more rows past a threshold (nor the coupling
+   index of a 10-s window by more than 10 points), so it neither fires nor resets an
+   episode.
 
 3. **Criteria** (each a latch with hysteresis; ``h = hysteresis_frac``):
 
@@ -39,17 +47,36 @@ The rules, as implemented:
      ``h * b_depth * depth_drop_rel``.
    - ``pelvic_tilt_anterior``: on when tilt > ``b_tilt + pelvic_tilt_margin_deg``; off
      below that minus ``h * pelvic_tilt_margin_deg``.
+   - ``coupling_lost`` (loss of breath-stride coupling): a second is *locked* when its
+     ``strides_per_breath`` lies within ``coupling_tol_strides`` of a locking ratio k/2
+     (k = 2..8 steps per breath: 1, 1.5, 2, ... 4 strides, i.e. the 2:2, 3:2, 2:1 ...
+     patterns). The coupling index is the percentage of locked seconds (window, baseline):
+     a stable ratio at a small-integer pattern scores near 100, a ratio that wanders with
+     an uncoupled rate scores near the chance level (about ``4 * coupling_tol_strides``,
+     20 % by default). Applies only to a runner who couples when fresh: baseline index
+     ``b_cpl >= coupling_min_baseline_pct``. On when the index < ``b_cpl -
+     coupling_drop_pct``; off above that plus ``h * coupling_drop_pct``. Switching from
+     one locked pattern to another (3:3 to 2:2 on a rise) stays locked.
+   - ``pelvic_tilt_anterior``: on when tilt > ``b_tilt + pelvic_tilt_margin_deg``; off
+     below that minus ``h * pelvic_tilt_margin_deg``.
    - ``trunk_flexion``: on when lean > ``b_lean + trunk_lean_margin_deg``; off below that
      minus ``h * trunk_lean_margin_deg``.
+   - ``pelvic_drop``, ``pelvic_rotation``, ``trunk_twist``: on when the range per stride
+     (``pelvic_drop_range_deg``, ``pelvic_rotation_range_deg``, ``trunk_twist_range_deg``)
+     > its baseline + ``pelvic_drop_margin_deg`` (``pelvic_rotation_margin_deg``,
+     ``trunk_twist_margin_deg``); off below that minus ``h`` times the margin. A range that
+     is NaN (no gyroscope on that sensor) is never evaluated: that criterion stays off
+     and the others work as without it.
 
-   Breathless = ``rate_high or rapid_shallow``; form degraded = ``pelvic_tilt_anterior or
-   trunk_flexion``.
+   Breathless = ``rate_high or rapid_shallow or coupling_lost``; form degraded = any of
+   the five form criteria (``FORM_RULES``).
 
 4. **Missing / low-quality seconds** neither confirm nor break. A latch is only
-   re-evaluated in a second whose own row is valid for its side (breathing or posture)
-   and whose smoothed value is known; otherwise it keeps its previous value. The hold
-   counter advances only in a second where both sides were re-evaluated; a second where
-   either side lacks data leaves it unchanged (it is not reset either).
+   re-evaluated in a second whose own row is valid for it (breathing; posture: that
+   metric finite) and whose smoothed value and baseline are known; otherwise it keeps its
+   previous value. The hold counter advances only in a second where the breathing side
+   (rate) and at least one form criterion were re-evaluated; a second where either side
+   lacks data leaves it unchanged (it is not reset either).
 
 5. **Hold and episode.** While breathless and form degraded both stay on, each
    confirming second adds 1 s to ``held_s`` (the stream is 1 Hz). When either turns off
@@ -77,11 +104,15 @@ The rules, as implemented:
    into a hill and shorten the stride, so cadence holds or rises; fatigue on the flat tends
    to fold the trunk while cadence drops.
 
-9. **Cue.** Climbing: the hill cue. Otherwise the form cause with the larger excess picks
-   the cue (pelvis or trunk), in a variant that also mentions breathing deep when the
-   breathing side includes the rapid-shallow pattern. See ``breathform.alerts.cues``.
+9. **Cue.** Climbing: the hill cue. Otherwise the form cause with the largest excess picks
+   the cue (pelvis, trunk, hips level, hips forward, shoulders), in a variant that also
+   mentions breathing deep when the breathing side includes the rapid-shallow pattern, or
+   breathing in time with the steps when it includes lost coupling. See
+   ``breathform.alerts.cues``.
 
-Cause values are the smoothed (median) values at the time the alert fired.
+Cause values are the smoothed values at the time the alert fired: medians, except
+``coupling_lost`` whose value, baseline and threshold are coupling indices in percent
+(``Cause.metric`` is ``"breath_stride_coupling_pct"``, unit ``"pct"``).
 """
 
 from __future__ import annotations
@@ -90,23 +121,26 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from breathform.alerts.cues import choose_cue, excess
 from breathform.errors import InputError
 from breathform.model import Alert, Cause, Metrics
 
-if TYPE_CHECKING:
-    from breathform.config import AlertsConfig
-
 ALERT_KIND = "breathless_form"
 """``Alert.kind`` of the headline rule."""
 
-BREATH_CAUSES: frozenset[str] = frozenset({"rate_high", "rate_elevated", "breath_shallow"})
+BREATH_CAUSES: frozenset[str] = frozenset(
+    {"rate_high", "rate_elevated", "breath_shallow", "coupling_lost"})
 """Cause names on the breathing side."""
 
-FORM_CAUSES: frozenset[str] = frozenset({"pelvic_tilt_anterior", "trunk_flexion"})
+FORM_CAUSES: frozenset[str] = frozenset(
+    {"pelvic_tilt_anterior", "trunk_flexion", "pelvic_drop", "pelvic_rotation", "trunk_twist"})
 """Cause names on the form side."""
+
+COUPLING_METRIC = "breath_stride_coupling_pct"
+"""``Cause.metric`` of ``coupling_lost``: the coupling index derived from
+``Metrics.strides_per_breath`` (percent of locked seconds; see ``locked``)."""
 
 
 def _check(ok: bool, name: str, value: object, expected: str) -> None:
@@ -115,11 +149,12 @@ def _check(ok: bool, name: str, value: object, expected: str) -> None:
 
 
 @dataclass(frozen=True, slots=True)
-class AlertParams:
-    """Thresholds and tuning of the breathless-and-form rule.
+class AlertThresholds:
+    """The rule's thresholds that the ``[alerts]`` config table sets.
 
-    The first nine fields mirror ``breathform.config.AlertsConfig``; the rest are local
-    tuning with documented defaults (not in the config file yet).
+    ``breathform.config.AlertsConfig`` is this class (names, defaults and order are the
+    config file's keys); ``AlertParams`` extends it with local tuning. Validation: the
+    config checks each key's range (``ConfigError``), ``AlertParams`` everything again.
 
     Attributes:
         baseline_start_s: Session time from which the baseline is collected.
@@ -131,12 +166,18 @@ class AlertParams:
         hold_s: Both states must hold this many (confirming) seconds.
         cooldown_s: Minimum time between two alerts.
         min_quality: Breathing estimates below this quality are ignored.
-        smooth_s: Length of the median window the criteria are judged on; None means
-            ``hold_s``.
-        min_valid_frac: A smoothed value needs at least this fraction of ``smooth_s`` as
-            valid rows.
-        baseline_min_valid_frac: The baseline needs at least this fraction of
-            ``baseline_len_s`` as valid seconds.
+        pelvic_drop_margin_deg: Pelvic drop range per stride beyond baseline + this is
+            degraded form (skipped without a sacrum gyroscope).
+        pelvic_rotation_margin_deg: Pelvic rotation range per stride beyond baseline +
+            this is degraded form (skipped without a sacrum gyroscope).
+        trunk_twist_margin_deg: Trunk twist range per stride beyond baseline + this is
+            degraded form (skipped without a chest gyroscope, e.g. a Polar H10).
+        coupling_tol_strides: A second is breath-stride *locked* when strides_per_breath
+            is within this of a locking ratio k/2 (k = 2..8: 1, 1.5 ... 4 strides/breath).
+        coupling_min_baseline_pct: The coupling criterion applies only to a runner whose
+            baseline coupling index is at least this (percent of locked seconds).
+        coupling_drop_pct: Coupling lost when the index falls below baseline minus this
+            (percentage points; must be below ``coupling_min_baseline_pct``).
         hysteresis_frac: A latched criterion clears only below its threshold minus this
             fraction of its margin.
         climb_lean_deg: Trunk lean rise over baseline that suggests a climb.
@@ -155,14 +196,38 @@ class AlertParams:
     hold_s: float = 10.0
     cooldown_s: float = 90.0
     min_quality: float = 0.3
-    smooth_s: float | None = None
-    min_valid_frac: float = 0.5
-    baseline_min_valid_frac: float = 0.5
+    pelvic_drop_margin_deg: float = 2.0
+    pelvic_rotation_margin_deg: float = 3.0
+    trunk_twist_margin_deg: float = 4.0
+    coupling_tol_strides: float = 0.05
+    coupling_min_baseline_pct: float = 70.0
+    coupling_drop_pct: float = 40.0
     hysteresis_frac: float = 0.25
     climb_lean_deg: float = 2.0
     climb_cadence_tol_spm: float = 2.0
     severity2_excess: float = 1.5
     severity3_excess: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class AlertParams(AlertThresholds):
+    """Thresholds and tuning of the breathless-and-form rule.
+
+    The thresholds of ``AlertThresholds`` (the config file's ``[alerts]`` keys, see there)
+    plus local tuning with documented defaults (not in the config file yet).
+
+    Attributes:
+        smooth_s: Length of the median window the criteria are judged on; None means
+            ``hold_s``.
+        min_valid_frac: A smoothed value needs at least this fraction of ``smooth_s`` as
+            valid rows.
+        baseline_min_valid_frac: The baseline needs at least this fraction of
+            ``baseline_len_s`` as valid seconds.
+    """
+
+    smooth_s: float | None = None
+    min_valid_frac: float = 0.5
+    baseline_min_valid_frac: float = 0.5
 
     def __post_init__(self) -> None:
         def fin(x: float) -> bool:
@@ -186,6 +251,19 @@ class AlertParams:
                "cooldown_s", self.cooldown_s, "a finite number >= 0")
         _check(fin(self.min_quality) and 0 <= self.min_quality <= 1,
                "min_quality", self.min_quality, "in [0, 1]")
+        for name in ("pelvic_drop_margin_deg", "pelvic_rotation_margin_deg",
+                     "trunk_twist_margin_deg"):
+            v = getattr(self, name)
+            _check(fin(v) and v > 0, name, v, "a number > 0")
+        _check(fin(self.coupling_tol_strides) and 0 < self.coupling_tol_strides < 0.25,
+               "coupling_tol_strides", self.coupling_tol_strides, "in (0, 0.25)")
+        _check(fin(self.coupling_min_baseline_pct)
+               and 0 < self.coupling_min_baseline_pct <= 100,
+               "coupling_min_baseline_pct", self.coupling_min_baseline_pct, "in (0, 100]")
+        _check(fin(self.coupling_drop_pct)
+               and 0 < self.coupling_drop_pct < self.coupling_min_baseline_pct,
+               "coupling_drop_pct", self.coupling_drop_pct,
+               f"in (0, coupling_min_baseline_pct ({self.coupling_min_baseline_pct}))")
         _check(self.smooth_s is None or (fin(self.smooth_s) and self.smooth_s >= 1),
                "smooth_s", self.smooth_s, "None or a finite number >= 1 (seconds)")
         _check(fin(self.min_valid_frac) and 0 < self.min_valid_frac <= 1,
@@ -205,7 +283,7 @@ class AlertParams:
                f"a number >= severity2_excess ({self.severity2_excess})")
 
     @classmethod
-    def from_config(cls, cfg: AlertsConfig, **local: Any) -> AlertParams:
+    def from_config(cls, cfg: AlertThresholds, **local: Any) -> AlertParams:
         """Build the params from the ``[alerts]`` config table.
 
         Args:
@@ -223,12 +301,9 @@ class AlertParams:
         unknown = sorted(set(local) - known)
         if unknown:
             raise InputError(f"unknown AlertParams field(s) {unknown}; known: {sorted(known)}")
-        return cls(
-            baseline_start_s=cfg.baseline_start_s, baseline_len_s=cfg.baseline_len_s,
-            rate_margin_rel=cfg.rate_margin_rel, depth_drop_rel=cfg.depth_drop_rel,
-            pelvic_tilt_margin_deg=cfg.pelvic_tilt_margin_deg,
-            trunk_lean_margin_deg=cfg.trunk_lean_margin_deg, hold_s=cfg.hold_s,
-            cooldown_s=cfg.cooldown_s, min_quality=cfg.min_quality, **local)
+        # AlertsConfig is AlertThresholds: every one of its fields is a param.
+        from_cfg = {f.name: getattr(cfg, f.name) for f in fields(AlertThresholds)}
+        return cls(**{**from_cfg, **local})
 
     @property
     def smooth_window_s(self) -> float:
@@ -272,6 +347,11 @@ class Baseline:
         trunk_lean_deg: Trunk lean, + forward.
         cadence_spm: Cadence (NaN when unknown).
         n_s: How many seconds it was formed from.
+        pelvic_drop_range_deg: Pelvic drop range per stride (NaN without a sacrum gyro).
+        pelvic_rotation_range_deg: Pelvic rotation range per stride (NaN likewise).
+        trunk_twist_range_deg: Trunk twist range per stride (NaN without a chest gyro).
+        coupling_pct: Breath-stride coupling index, percent of the baseline seconds that
+            were locked (NaN when strides_per_breath was never known).
     """
 
     rate_bpm: float
@@ -280,6 +360,10 @@ class Baseline:
     trunk_lean_deg: float
     cadence_spm: float
     n_s: int
+    pelvic_drop_range_deg: float = math.nan
+    pelvic_rotation_range_deg: float = math.nan
+    trunk_twist_range_deg: float = math.nan
+    coupling_pct: float = math.nan
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +371,8 @@ class AlertState:
     """Everything that carries over between calls of ``step``; plain data only.
 
     Buffers are tuples (bounded: baseline ``<= ceil(baseline_len_s) + 1`` rows, smoothing
-    window ``<= round(smooth_s)`` rows). Invalid values are stored as NaN.
+    window ``<= round(smooth_s)`` rows). Invalid values are stored as NaN; the ``coupled``
+    columns hold 1.0 (locked second), 0.0 (not locked) or NaN (unknown).
     ``dataclasses.asdict`` gives a snapshot; ``AlertState.from_dict`` restores it.
     """
 
@@ -298,12 +383,20 @@ class AlertState:
     bl_pelvic_tilt_deg: tuple[float, ...] = ()
     bl_trunk_lean_deg: tuple[float, ...] = ()
     bl_cadence_spm: tuple[float, ...] = ()
+    bl_pelvic_drop_range_deg: tuple[float, ...] = ()
+    bl_pelvic_rotation_range_deg: tuple[float, ...] = ()
+    bl_trunk_twist_range_deg: tuple[float, ...] = ()
+    bl_coupled: tuple[float, ...] = ()
     baseline_ready: bool = False
     base_rate_bpm: float = math.nan
     base_depth_rel: float = math.nan
     base_pelvic_tilt_deg: float = math.nan
     base_trunk_lean_deg: float = math.nan
     base_cadence_spm: float = math.nan
+    base_pelvic_drop_range_deg: float = math.nan
+    base_pelvic_rotation_range_deg: float = math.nan
+    base_trunk_twist_range_deg: float = math.nan
+    base_coupling_pct: float = math.nan
     base_n_s: int = 0
     win_t_s: tuple[float, ...] = ()
     win_rate_bpm: tuple[float, ...] = ()
@@ -311,10 +404,18 @@ class AlertState:
     win_pelvic_tilt_deg: tuple[float, ...] = ()
     win_trunk_lean_deg: tuple[float, ...] = ()
     win_cadence_spm: tuple[float, ...] = ()
+    win_pelvic_drop_range_deg: tuple[float, ...] = ()
+    win_pelvic_rotation_range_deg: tuple[float, ...] = ()
+    win_trunk_twist_range_deg: tuple[float, ...] = ()
+    win_coupled: tuple[float, ...] = ()
     rate_high_on: bool = False
     rapid_shallow_on: bool = False
+    coupling_lost_on: bool = False
     tilt_on: bool = False
     lean_on: bool = False
+    drop_on: bool = False
+    rotation_on: bool = False
+    twist_on: bool = False
     held_s: float = 0.0
     episode_alerts: int = 0
     last_alert_t_s: float = math.nan
@@ -338,6 +439,31 @@ class AlertState:
         return cls(**kw)
 
 
+@dataclass(frozen=True, slots=True)
+class _FormRule:
+    """One form criterion: ``metric`` above its baseline by the margin ``margin``."""
+
+    cause: str    # Cause.name
+    metric: str   # Metrics field; the state holds bl_<metric>, base_<metric>, win_<metric>
+    margin: str   # AlertParams field: the margin in degrees
+    latch: str    # AlertState field: the latch
+
+
+FORM_RULES: tuple[_FormRule, ...] = (
+    _FormRule("pelvic_tilt_anterior", "pelvic_tilt_deg", "pelvic_tilt_margin_deg", "tilt_on"),
+    _FormRule("trunk_flexion", "trunk_lean_deg", "trunk_lean_margin_deg", "lean_on"),
+    _FormRule("pelvic_drop", "pelvic_drop_range_deg", "pelvic_drop_margin_deg", "drop_on"),
+    _FormRule("pelvic_rotation", "pelvic_rotation_range_deg", "pelvic_rotation_margin_deg",
+              "rotation_on"),
+    _FormRule("trunk_twist", "trunk_twist_range_deg", "trunk_twist_margin_deg", "twist_on"),
+)
+"""The form criteria in cause order (also the cue's order of preference on a tie)."""
+
+# Posture columns of the baseline and smoothing buffers (cadence: climb context only).
+_POSTURE: tuple[str, ...] = (*(r.metric for r in FORM_RULES[:2]), "cadence_spm",
+                             *(r.metric for r in FORM_RULES[2:]))
+
+
 def init_state(p: AlertParams) -> AlertState:
     """The state at the start of a session (no baseline yet).
 
@@ -353,7 +479,9 @@ def baseline_of(s: AlertState) -> Baseline | None:
     if not s.baseline_ready:
         return None
     return Baseline(s.base_rate_bpm, s.base_depth_rel, s.base_pelvic_tilt_deg,
-                    s.base_trunk_lean_deg, s.base_cadence_spm, s.base_n_s)
+                    s.base_trunk_lean_deg, s.base_cadence_spm, s.base_n_s,
+                    s.base_pelvic_drop_range_deg, s.base_pelvic_rotation_range_deg,
+                    s.base_trunk_twist_range_deg, s.base_coupling_pct)
 
 
 def _fin(x: float) -> bool:
@@ -367,6 +495,14 @@ def _median(values: Sequence[float], min_n: int) -> float:
     return float(statistics.median(good))
 
 
+def _pct(values: Sequence[float], min_n: int) -> float:
+    """Percent of the known (finite) values that are 1.0; NaN with fewer than min_n."""
+    good = [v for v in values if math.isfinite(v)]
+    if len(good) < min_n:
+        return math.nan
+    return 100.0 * sum(good) / len(good)
+
+
 def _breath_ok(p: AlertParams, m: Metrics) -> bool:
     return (not m.warming_up) and m.breath_quality >= p.min_quality and _fin(m.rate_bpm)
 
@@ -375,78 +511,109 @@ def _posture(m: Metrics, x: float) -> float:
     return x if (not m.warming_up and _fin(x)) else math.nan
 
 
+def locked(p: AlertParams, strides_per_breath: float) -> float:
+    """Whether one second is breath-stride locked: 1.0, 0.0, or NaN when unknown.
+
+    Locked means ``strides_per_breath`` lies within ``coupling_tol_strides`` of a locking
+    ratio k/2 strides (k steps) per breath, k = 2..8: the 2:2 (2 strides), 3:2 (2.5),
+    2:1 (1.5) ... patterns runners fall into (Bramble & Carrier 1983, Science 219:251).
+
+    Args:
+        p: The rule's params.
+        strides_per_breath: The second's strides per breath.
+    """
+    if not _fin(strides_per_breath):
+        return math.nan
+    k = round(2.0 * strides_per_breath)
+    ok = 2 <= k <= 8 and abs(strides_per_breath - k / 2.0) <= p.coupling_tol_strides
+    return 1.0 if ok else 0.0
+
+
+def _coupled(p: AlertParams, m: Metrics) -> float:
+    return locked(p, m.strides_per_breath) if _breath_ok(p, m) else math.nan
+
+
 def _update_baseline(p: AlertParams, s: AlertState, m: Metrics) -> AlertState:
     valid = (_breath_ok(p, m) and _fin(m.pelvic_tilt_deg) and _fin(m.trunk_lean_deg))
     n = len(s.bl_rate_bpm)
     in_window = p.baseline_start_s <= m.t_s <= p.baseline_end_s
     late = m.t_s > p.baseline_end_s and n < p.baseline_min_rows
     if valid and (in_window or late) and n < p.baseline_max_rows:
-        s = replace(
-            s,
-            bl_rate_bpm=(*s.bl_rate_bpm, m.rate_bpm),
-            bl_depth_rel=(*s.bl_depth_rel, m.depth_rel),
-            bl_pelvic_tilt_deg=(*s.bl_pelvic_tilt_deg, m.pelvic_tilt_deg),
-            bl_trunk_lean_deg=(*s.bl_trunk_lean_deg, m.trunk_lean_deg),
-            bl_cadence_spm=(*s.bl_cadence_spm, m.cadence_spm),
-        )
+        add: dict[str, Any] = {
+            "bl_rate_bpm": (*s.bl_rate_bpm, m.rate_bpm),
+            "bl_depth_rel": (*s.bl_depth_rel, m.depth_rel),
+            "bl_coupled": (*s.bl_coupled, _coupled(p, m))}
+        for name in _POSTURE:
+            add[f"bl_{name}"] = (*getattr(s, f"bl_{name}"), getattr(m, name))
+        s = replace(s, **add)
         n += 1
     full = n >= p.baseline_max_rows
     if not (full or (m.t_s >= p.baseline_end_s and n >= p.baseline_min_rows)):
         return s
-    return replace(
-        s,
-        baseline_ready=True,
-        base_rate_bpm=_median(s.bl_rate_bpm, 1),
-        base_depth_rel=_median(s.bl_depth_rel, 1),
-        base_pelvic_tilt_deg=_median(s.bl_pelvic_tilt_deg, 1),
-        base_trunk_lean_deg=_median(s.bl_trunk_lean_deg, 1),
-        base_cadence_spm=_median(s.bl_cadence_spm, 1),
-        base_n_s=n,
-        bl_rate_bpm=(), bl_depth_rel=(), bl_pelvic_tilt_deg=(), bl_trunk_lean_deg=(),
-        bl_cadence_spm=(),
-    )
+    done: dict[str, Any] = {
+        "baseline_ready": True, "base_n_s": n,
+        "base_rate_bpm": _median(s.bl_rate_bpm, 1), "bl_rate_bpm": (),
+        "base_depth_rel": _median(s.bl_depth_rel, 1), "bl_depth_rel": (),
+        "base_coupling_pct": _pct(s.bl_coupled, 1), "bl_coupled": ()}
+    for name in _POSTURE:
+        done[f"base_{name}"] = _median(getattr(s, f"bl_{name}"), 1)
+        done[f"bl_{name}"] = ()
+    return replace(s, **done)
+
+
+_WIN: tuple[str, ...] = ("t_s", "rate_bpm", "depth_rel", "coupled", *_POSTURE)
+"""Columns of the smoothing window (state fields ``win_<name>``)."""
 
 
 def _push_window(p: AlertParams, s: AlertState, m: Metrics) -> AlertState:
     ok = _breath_ok(p, m)
-    row = (m.t_s,
+    row = [m.t_s,
            m.rate_bpm if ok else math.nan,
            m.depth_rel if ok and _fin(m.depth_rel) else math.nan,
-           _posture(m, m.pelvic_tilt_deg),
-           _posture(m, m.trunk_lean_deg),
-           _posture(m, m.cadence_spm))
-    cols = (s.win_t_s, s.win_rate_bpm, s.win_depth_rel, s.win_pelvic_tilt_deg,
-            s.win_trunk_lean_deg, s.win_cadence_spm)
+           _coupled(p, m),
+           *(_posture(m, getattr(m, name)) for name in _POSTURE)]
     # Keep rows inside the window (half a second of slack for timing jitter), and never
     # more than the window's nominal row count (bounded even for rows faster than 1 Hz).
     oldest_s = m.t_s - p.smooth_window_s - 0.5
     n_keep = p.smooth_max_rows - 1
-    keep = [i for i, t in enumerate(cols[0]) if t > oldest_s]
+    keep = [i for i, t in enumerate(s.win_t_s) if t > oldest_s]
     keep = keep[max(0, len(keep) - n_keep):] if n_keep > 0 else []
-    new = tuple((*(c[i] for i in keep), v) for c, v in zip(cols, row, strict=True))
-    return replace(s, win_t_s=new[0], win_rate_bpm=new[1], win_depth_rel=new[2],
-                   win_pelvic_tilt_deg=new[3], win_trunk_lean_deg=new[4],
-                   win_cadence_spm=new[5])
+    new: dict[str, Any] = {}
+    for name, v in zip(_WIN, row, strict=True):
+        col = getattr(s, f"win_{name}")
+        new[f"win_{name}"] = (*(col[i] for i in keep), v)
+    return replace(s, **new)
 
 
 def _latch_above(on: bool, x: float, on_thr: float, off_thr: float) -> bool:
     return x > on_thr if not on else not x < off_thr
 
 
+def _latch_below(on: bool, x: float, on_thr: float, off_thr: float) -> bool:
+    return x < on_thr if not on else not x > off_thr
+
+
 @dataclass(frozen=True, slots=True)
 class _Smoothed:
     rate_bpm: float
     depth_rel: float
-    pelvic_tilt_deg: float
-    trunk_lean_deg: float
-    cadence_spm: float
+    coupling_pct: float
+    posture: dict[str, float]   # Metrics field -> smoothed value
+
+    @property
+    def trunk_lean_deg(self) -> float:
+        return self.posture["trunk_lean_deg"]
+
+    @property
+    def cadence_spm(self) -> float:
+        return self.posture["cadence_spm"]
 
 
 def _smoothed(p: AlertParams, s: AlertState) -> _Smoothed:
     k = p.smooth_min_rows
     return _Smoothed(_median(s.win_rate_bpm, k), _median(s.win_depth_rel, k),
-                     _median(s.win_pelvic_tilt_deg, k), _median(s.win_trunk_lean_deg, k),
-                     _median(s.win_cadence_spm, k))
+                     _pct(s.win_coupled, k),
+                     {name: _median(getattr(s, f"win_{name}"), k) for name in _POSTURE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,10 +624,9 @@ class _Thresholds:
     rs_rate_off: float
     depth_on: float
     depth_off: float
-    tilt_on: float
-    tilt_off: float
-    lean_on: float
-    lean_off: float
+    coupling_on: float          # NaN when the runner's baseline is not coupled enough
+    coupling_off: float
+    form: dict[str, tuple[float, float]]   # form cause -> (on, off)
 
 
 def _thresholds(p: AlertParams, s: AlertState) -> _Thresholds:
@@ -469,14 +635,20 @@ def _thresholds(p: AlertParams, s: AlertState) -> _Thresholds:
     rate_on = b_rate * (1 + p.rate_margin_rel)
     rs_rate_on = b_rate * (1 + p.rate_margin_rel / 2)
     depth_on = b_depth * (1 - p.depth_drop_rel)
-    tilt_on = s.base_pelvic_tilt_deg + p.pelvic_tilt_margin_deg
-    lean_on = s.base_trunk_lean_deg + p.trunk_lean_margin_deg
+    coupled = (_fin(s.base_coupling_pct)
+               and s.base_coupling_pct >= p.coupling_min_baseline_pct)
+    coupling_on = s.base_coupling_pct - p.coupling_drop_pct if coupled else math.nan
+    form: dict[str, tuple[float, float]] = {}
+    for r in FORM_RULES:
+        margin = float(getattr(p, r.margin))
+        on = float(getattr(s, f"base_{r.metric}")) + margin
+        form[r.cause] = (on, on - h * margin)
     return _Thresholds(
         rate_on=rate_on, rate_off=rate_on - h * b_rate * p.rate_margin_rel,
         rs_rate_on=rs_rate_on, rs_rate_off=rs_rate_on - h * b_rate * p.rate_margin_rel / 2,
         depth_on=depth_on, depth_off=depth_on + h * b_depth * p.depth_drop_rel,
-        tilt_on=tilt_on, tilt_off=tilt_on - h * p.pelvic_tilt_margin_deg,
-        lean_on=lean_on, lean_off=lean_on - h * p.trunk_lean_margin_deg,
+        coupling_on=coupling_on, coupling_off=coupling_on + h * p.coupling_drop_pct,
+        form=form,
     )
 
 
@@ -516,12 +688,14 @@ def _causes(s: AlertState, sm: _Smoothed, th: _Thresholds) -> tuple[Cause, ...]:
                              th.rs_rate_on, "bpm"))
         out.append(Cause("breath_shallow", "depth_rel", sm.depth_rel, s.base_depth_rel,
                          th.depth_on, "rel"))
-    if sm.pelvic_tilt_deg > th.tilt_on:
-        out.append(Cause("pelvic_tilt_anterior", "pelvic_tilt_deg", sm.pelvic_tilt_deg,
-                         s.base_pelvic_tilt_deg, th.tilt_on, "deg"))
-    if sm.trunk_lean_deg > th.lean_on:
-        out.append(Cause("trunk_flexion", "trunk_lean_deg", sm.trunk_lean_deg,
-                         s.base_trunk_lean_deg, th.lean_on, "deg"))
+    if sm.coupling_pct < th.coupling_on:  # False when either is NaN
+        out.append(Cause("coupling_lost", COUPLING_METRIC, sm.coupling_pct,
+                         s.base_coupling_pct, th.coupling_on, "pct"))
+    for r in FORM_RULES:
+        value, on = sm.posture[r.metric], th.form[r.cause][0]
+        if value > on:
+            out.append(Cause(r.cause, r.metric, value, float(getattr(s, f"base_{r.metric}")),
+                             on, "deg"))
     return tuple(out)
 
 
@@ -548,8 +722,7 @@ def severity_of(p: AlertParams, causes: Sequence[Cause], earlier_in_episode: int
 def _evaluate(p: AlertParams, s: AlertState, m: Metrics) -> tuple[Alert | None, AlertState]:
     sm = _smoothed(p, s)
     th = _thresholds(p, s)
-    rate_high_on, rs_on = s.rate_high_on, s.rapid_shallow_on
-    tilt_on, lean_on = s.tilt_on, s.lean_on
+    rate_high_on, rs_on, cpl_on = s.rate_high_on, s.rapid_shallow_on, s.coupling_lost_on
 
     breath_eval = _breath_ok(p, m) and _fin(sm.rate_bpm)
     if breath_eval:
@@ -559,22 +732,25 @@ def _evaluate(p: AlertParams, s: AlertState, m: Metrics) -> tuple[Alert | None, 
                 rs_on = not (sm.rate_bpm < th.rs_rate_off or sm.depth_rel > th.depth_off)
             else:
                 rs_on = sm.rate_bpm > th.rs_rate_on and sm.depth_rel < th.depth_on
-    tilt_eval = (_fin(_posture(m, m.pelvic_tilt_deg)) and _fin(sm.pelvic_tilt_deg)
-                 and _fin(s.base_pelvic_tilt_deg))
-    lean_eval = (_fin(_posture(m, m.trunk_lean_deg)) and _fin(sm.trunk_lean_deg)
-                 and _fin(s.base_trunk_lean_deg))
-    if tilt_eval:
-        tilt_on = _latch_above(tilt_on, sm.pelvic_tilt_deg, th.tilt_on, th.tilt_off)
-    if lean_eval:
-        lean_on = _latch_above(lean_on, sm.trunk_lean_deg, th.lean_on, th.lean_off)
+        if _fin(_coupled(p, m)) and _fin(sm.coupling_pct) and _fin(th.coupling_on):
+            cpl_on = _latch_below(cpl_on, sm.coupling_pct, th.coupling_on, th.coupling_off)
+    latches: dict[str, Any] = {}
+    form_eval = False
+    for r in FORM_RULES:
+        on = bool(getattr(s, r.latch))
+        if (_fin(_posture(m, getattr(m, r.metric))) and _fin(sm.posture[r.metric])
+                and _fin(getattr(s, f"base_{r.metric}"))):
+            form_eval = True
+            on = _latch_above(on, sm.posture[r.metric], *th.form[r.cause])
+        latches[r.latch] = on
 
-    s = replace(s, rate_high_on=rate_high_on, rapid_shallow_on=rs_on, tilt_on=tilt_on,
-                lean_on=lean_on)
-    if not ((rate_high_on or rs_on) and (tilt_on or lean_on)):
+    s = replace(s, rate_high_on=rate_high_on, rapid_shallow_on=rs_on,
+                coupling_lost_on=cpl_on, **latches)
+    if not ((rate_high_on or rs_on or cpl_on) and any(latches.values())):
         if s.held_s or s.episode_alerts:
             s = replace(s, held_s=0.0, episode_alerts=0)
         return None, s
-    if not (breath_eval and (tilt_eval or lean_eval)):
+    if not (breath_eval and form_eval):
         return None, s  # missing data: neither confirms nor breaks
     s = replace(s, held_s=s.held_s + 1.0)
     cooled = not _fin(s.last_alert_t_s) or m.t_s - s.last_alert_t_s >= p.cooldown_s

@@ -3,7 +3,9 @@
 Sections: at a glance (summary table), plots over time (breathing rate and depth, pelvic
 tilt, trunk lean, pelvic drop, pelvic rotation and trunk twist ranges, cadence, heart rate)
 with the climbs shaded and the alerts marked, the alerts, a per-climb breakdown (before /
-during / after) and the calibration used.
+during / after), the gait from the per-stride table (cadence, stride time and its
+variability, left/right step-time asymmetry, vertical oscillation; over the run and per
+climb) and the calibration used.
 
 Climbs: the session file does not store the route, so climbs are the alert engine's own
 climb context (``breathform.alerts.is_climbing``: trunk lean above the runner's baseline
@@ -18,7 +20,7 @@ import math
 import time
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from breathform import alerts as alert_engine
 from breathform import config as config_mod
 from breathform.errors import InputError
 from breathform.model import Alert, Metrics, SessionInfo
+from breathform.signal.gait import Stride
 from breathform.store import SessionReader
 
 MIN_CLIMB_S = 20.0
@@ -37,6 +40,10 @@ MERGE_GAP_S = 10.0
 """Climb-context runs closer than this are one climb."""
 CONTEXT_S = 60.0
 """Length of the "before" and "after" windows of the per-climb breakdown."""
+GAIT_ROLL_N = 20
+"""Strides in the rolling window of the gait plots (variability, asymmetry)."""
+GAIT_BREAK_S = 3.0
+"""A gait plot's line breaks where consecutive strides end further apart than this."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +99,88 @@ class ReportData:
     cfg: config_mod.Config
     climb_mask: NDArray[np.bool_]
     climbs: list[Climb]
+    strides: tuple[Stride, ...] = ()
+    strides_stored: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GaitSummary:
+    """Gait over a set of strides (NaN when there are too few).
+
+    Attributes:
+        n_strides: Strides in the set.
+        cadence_spm: Mean cadence (120 / stride time).
+        stride_s: Mean stride time.
+        stride_cv_pct: Stride-time variability: standard deviation / mean, %.
+        step_asym_pct: Left/right step-time asymmetry: (mean left step - mean right step)
+            / mean step, %; a left step ends on a left contact. NaN without sides.
+        vertical_osc_cm: Mean peak-to-peak vertical oscillation of the sacrum.
+    """
+
+    n_strides: int
+    cadence_spm: float
+    stride_s: float
+    stride_cv_pct: float
+    step_asym_pct: float
+    vertical_osc_cm: float
+
+
+def gait_summary(strides: Sequence[Stride]) -> GaitSummary:
+    """Summarise strides (e.g. those of one climb window).
+
+    Args:
+        strides: The strides.
+
+    Returns:
+        The summary; the variability needs 3 strides, the asymmetry one of each side.
+    """
+    st = np.array([s.stride_s for s in strides], dtype=np.float64)
+    osc = np.array([s.vertical_osc_cm for s in strides], dtype=np.float64)
+    left = np.array([s.step_s for s in strides if s.side == "L"], dtype=np.float64)
+    right = np.array([s.step_s for s in strides if s.side == "R"], dtype=np.float64)
+    mean_st = float(st.mean()) if st.size else math.nan
+    cv = 100.0 * float(st.std(ddof=1)) / mean_st if st.size >= 3 else math.nan
+    asym = math.nan
+    if left.size and right.size:
+        ml, mr = float(left.mean()), float(right.mean())
+        asym = 100.0 * (ml - mr) / (0.5 * (ml + mr))
+    cad = float(np.mean(120.0 / st)) if st.size else math.nan
+    return GaitSummary(len(strides), cad, mean_st, cv, asym, _mean(osc))
+
+
+def gait_series(strides: Sequence[Stride], n_roll: int = GAIT_ROLL_N
+                ) -> dict[str, tuple[NDArray[np.float64], NDArray[np.float64]]]:
+    """Per-stride series for the gait plots, keyed by :class:`GaitSummary` field.
+
+    Each value is (stride end times, values); rolling figures (stride-time variability,
+    step asymmetry) use the last ``n_roll`` strides. A NaN row is put wherever consecutive
+    strides end more than :data:`GAIT_BREAK_S` apart, so lines break at pauses.
+
+    Args:
+        strides: The strides, in time order.
+        n_roll: Strides in the rolling window.
+
+    Returns:
+        Series for "cadence_spm", "stride_cv_pct", "step_asym_pct", "vertical_osc_cm".
+
+    Raises:
+        InputError: If ``n_roll`` < 3.
+    """
+    if n_roll < 3:
+        raise InputError(f"n_roll must be >= 3, got {n_roll}")
+    keys = ("cadence_spm", "stride_cv_pct", "step_asym_pct", "vertical_osc_cm")
+    t: list[float] = []
+    rows: list[GaitSummary] = []
+    for i, s in enumerate(strides):
+        if t and s.t_end_s - strides[i - 1].t_end_s > GAIT_BREAK_S:
+            t.append(0.5 * (s.t_end_s + strides[i - 1].t_end_s))
+            rows.append(GaitSummary(0, *(math.nan,) * 5))
+        win = strides[max(0, i - n_roll + 1): i + 1]
+        g = gait_summary(win)
+        rows.append(replace(g, cadence_spm=s.cadence_spm, vertical_osc_cm=s.vertical_osc_cm))
+        t.append(s.t_end_s)
+    tt = np.array(t, dtype=np.float64)
+    return {k: (tt, np.array([getattr(r, k) for r in rows], dtype=np.float64)) for k in keys}
 
 
 # ----------------------------------------------------------------------------- data
@@ -165,11 +254,13 @@ def load(path: str | Path) -> ReportData:
         calibration = r.calibration()
         status = r.meta.get("status", "?")
         cfg_toml = r.config_toml
+        strides_stored = r.has_strides()
+        strides = tuple(r.strides())
     cfg = config_mod.from_dict(tomllib.loads(cfg_toml)) if cfg_toml else config_mod.Config()
     mask = climb_mask(cfg, metrics)
     t = np.array([m.t_s for m in metrics], dtype=np.float64)
     return ReportData(info, status, metrics, alerts, calibration, cfg, mask,
-                      climbs_from_mask(t, mask))
+                      climbs_from_mask(t, mask), strides, strides_stored)
 
 
 def _column(metrics: Sequence[Metrics], attr: str) -> NDArray[np.float64]:
@@ -459,6 +550,62 @@ def _climbs(d: ReportData) -> str:
     return "".join(out)
 
 
+_GAIT_COLS = (("cadence_spm", "Cadence", "steps/min", 0, "#2ca02c"),
+              ("stride_s", "Stride time", "s", 3, "#555555"),
+              ("stride_cv_pct", "Stride-time variability (SD / mean)", "%", 1, "#9467bd"),
+              ("step_asym_pct", "Step-time asymmetry (left - right)", "% of a step", 1,
+               "#d62728"),
+              ("vertical_osc_cm", "Vertical oscillation (sacrum)", "cm", 1, "#1f77b4"))
+
+
+def _gait(d: ReportData) -> str:
+    if not d.strides_stored:
+        return ("<p>This session file predates the per-stride table (schema version 3): "
+                "replay it with <code>breathform replay --save</code> to get one.</p>")
+    if not d.strides:
+        return "<p>No stride in this session (no sacrum sensor, or no running).</p>"
+    g = gait_summary(d.strides)
+    out = ["<table><tr><th>metric</th><th>whole run</th><th>unit</th></tr>"]
+    out += [f"<tr><td>{html.escape(label)}</td><td>{_fmt(getattr(g, k), nd)}</td>"
+            f"<td>{html.escape(unit)}</td></tr>" for k, label, unit, nd, _ in _GAIT_COLS]
+    out.append(f"<tr><td>Strides</td><td>{g.n_strides}</td><td></td></tr></table>")
+    series = gait_series(d.strides)
+    at = [a.t_s for a in d.alerts]
+    for k, label, unit, _, color in _GAIT_COLS:
+        if k in series:
+            t, y = series[k]
+            title = label + (f", last {GAIT_ROLL_N} strides" if k in
+                             ("stride_cv_pct", "step_asym_pct") else ", per stride")
+            out.append(svg_plot(t, y, title=title, unit=unit, color=color,
+                                climbs=d.climbs, alert_t_s=at))
+    if d.climbs:
+        out.append("<table><tr><th>climb</th><th>window</th><th>strides</th>"
+                   + "".join(f"<th>{html.escape(label)}</th>" for _, label, *_r in _GAIT_COLS)
+                   + "</tr>")
+        ends = np.array([s.t_end_s for s in d.strides], dtype=np.float64)
+        for i, c in enumerate(d.climbs, 1):
+            windows = (("before", c.start_s - CONTEXT_S, c.start_s),
+                       ("during", c.start_s, c.end_s),
+                       ("after", c.end_s, c.end_s + CONTEXT_S))
+            for j, (name, a, b) in enumerate(windows):
+                sel = [s for s, e in zip(d.strides, ends, strict=True) if a < e <= b]
+                w = gait_summary(sel)
+                head = (f'<td rowspan="3">#{i} {_clock(c.start_s)}-{_clock(c.end_s)}</td>'
+                        if j == 0 else "")
+                cells = "".join(f"<td>{_fmt(getattr(w, k), nd)}</td>"
+                                for k, _l, _u, nd, _c in _GAIT_COLS)
+                out.append(f"<tr>{head}<td>{name}</td><td>{w.n_strides}</td>{cells}</tr>")
+        out.append("</table>")
+    out.append('<p class="note">From the per-stride table of the sacrum sensor: a stride '
+               "runs from one initial contact to the next contact of the same foot. "
+               "Variability is the standard deviation of stride time over its mean; "
+               "asymmetry compares steps ending on a left contact with steps ending on a "
+               "right one (positive: left steps longer); left and right come from the "
+               "pelvis's yaw rate and are a guess without a gyroscope (then no "
+               "asymmetry).</p>")
+    return "".join(out)
+
+
 def _calibration(d: ReportData) -> str:
     r = d.cfg.runner
     rows = [("runner id (pseudonymous)", d.info.runner_id),
@@ -499,6 +646,7 @@ def render(d: ReportData) -> str:
                 ("plots", "Over the run", _plots(d)),
                 ("alerts", "Alerts", _alerts(d)),
                 ("climbs", "Climbs: before, during, after", _climbs(d)),
+                ("gait", "Gait, stride by stride", _gait(d)),
                 ("calibration", "Calibration used", _calibration(d)))
     body = "".join(f'<section id="{sid}"><h2>{title}</h2>{content}</section>'
                    for sid, title, content in sections)

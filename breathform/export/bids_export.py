@@ -12,6 +12,9 @@ Layout (``<sub>`` is the pseudonymous runner, ``<ses>`` the session id without s
         sub-<sub>_ses-<ses>_task-run_tracksys-chest_events.tsv   alerts and gaps
         ... the same for tracksys-sacrum
 
+The per-stride table is left out (BIDS-motion has no per-stride file; the CSV and Parquet
+exports carry it).
+
 Each ``_motion.tsv`` row is one sample at the sensor's nominal rate, placed by its stream
 index, so rows of lost samples are ``n/a``. Channels: ``latency`` (LATENCY: session time of
 the sample minus the session time of the file's first sample, s), ``device_time`` (MISC: the

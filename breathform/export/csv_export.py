@@ -6,6 +6,8 @@ Layout of the output folder::
     heart_rate.csv          t_s,hr_bpm,rr_ms          (chest strap; rr_ms joined by ';')
     metrics.csv             the 1 Hz metrics; empty cell = no estimate
     alerts.csv              t_s,kind,severity,climb,cue,causes (causes as JSON)
+    strides.csv             t_start_s,t_end_s,side,stride_s,step_s,cadence_spm,
+                            vertical_osc_cm (one row per sacrum stride)
     metadata.json           devices, rates, ranges, placement, units, clocks, calibration
 """
 
@@ -20,7 +22,13 @@ from typing import Any
 import numpy as np
 
 from breathform.export.streams import SessionData
-from breathform.export.tables import alerts_columns, hr_columns, metrics_columns, sensor_columns
+from breathform.export.tables import (
+    alerts_columns,
+    hr_columns,
+    metrics_columns,
+    sensor_columns,
+    strides_columns,
+)
 from breathform.export.writer import Step
 
 _FMT = {"seq": "%d", "t_device_s": "%.7f", "t_s": "%.6f", "gap": "%d"}
@@ -57,6 +65,7 @@ def write_csv(data: SessionData, metadata: dict[str, Any], out: Path, step: Step
         files.append(_write_rows(out / "heart_rate.csv", hr_columns(data.hr)))
     files.append(_write_rows(out / "metrics.csv", metrics_columns(data.metrics)))
     files.append(_write_rows(out / "alerts.csv", alerts_columns(data.alerts)))
+    files.append(_write_rows(out / "strides.csv", strides_columns(data.strides)))
     meta_path = out / "metadata.json"
     meta_path.write_text(json.dumps(metadata, indent=2) + "\n", encoding="utf-8")
     files.append(meta_path)

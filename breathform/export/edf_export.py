@@ -2,6 +2,8 @@
 
 Layout of the output folder: ``chest.edf``, ``sacrum.edf``, ``metrics.edf`` and
 ``metadata.json`` (the full metadata, which EDF's 80-character header fields cannot hold).
+The per-stride table is not written here (an annotation per contact would swamp the alerts);
+the CSV and Parquet exports carry it.
 
 - Physical range = the sensor's full scale (acceleration +-``acc_range_g`` g, angular rate
   +-``gyr_range_dps`` deg/s), digital range -32767..32767; values are rounded to the nearest

@@ -1,10 +1,11 @@
 """Parquet export (pyarrow): one file per table, metadata in every schema.
 
 Layout of the output folder: ``chest.parquet``, ``sacrum.parquet`` (one row per sample),
-``heart_rate.parquet``, ``metrics.parquet``, ``alerts.parquet``. Each schema carries the
-whole export metadata as JSON under the key ``breathform`` and, under ``breathform.table``,
-the table's name; each field carries its ``unit`` (and ``description`` where useful) in its
-field metadata. Read with ``pyarrow.parquet.read_table(path)`` or ``pandas.read_parquet``.
+``heart_rate.parquet``, ``metrics.parquet``, ``alerts.parquet``, ``strides.parquet`` (one
+row per sacrum stride). Each schema carries the whole export metadata as JSON under the key
+``breathform`` and, under ``breathform.table``, the table's name; each field carries its
+``unit`` (and ``description`` where useful) in its field metadata. Read with
+``pyarrow.parquet.read_table(path)`` or ``pandas.read_parquet``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,14 @@ import numpy as np
 from breathform.errors import InputError
 from breathform.export.metadata import METRIC_UNITS, sensor_channels
 from breathform.export.streams import SessionData
-from breathform.export.tables import alerts_columns, hr_columns, metrics_columns, sensor_columns
+from breathform.export.tables import (
+    STRIDE_UNITS,
+    alerts_columns,
+    hr_columns,
+    metrics_columns,
+    sensor_columns,
+    strides_columns,
+)
 from breathform.export.writer import Step
 
 META_KEY = b"breathform"
@@ -99,6 +107,14 @@ def write_parquet(data: SessionData, metadata: dict[str, Any], out: Path,
     schema = _schema(pa, fields, metadata, "alerts")
     files.append(_write(pq, pa.table(list(acols.values()), schema=schema),
                         out / "alerts.parquet"))
+    scols = strides_columns(data.strides)
+    fields = [(n, pa.string() if n == "side" else pa.float64(), {"unit": STRIDE_UNITS[n]})
+              for n in scols]
+    schema = _schema(pa, fields, metadata, "strides")
+    arrays = [pa.array(v, type=pa.string()) if n == "side" else
+              pa.array(np.array(v, dtype=np.float64), from_pandas=True)
+              for n, v in scols.items()]
+    files.append(_write(pq, pa.table(arrays, schema=schema), out / "strides.parquet"))
     return files
 
 

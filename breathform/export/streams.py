@@ -22,6 +22,7 @@ from breathform.errors import DecodeError, InputError
 from breathform.firmware_bridge.decode import SensorDecoder
 from breathform.firmware_bridge.devices import movesense, polar_h10
 from breathform.model import Alert, HeartRate, ImuBlock, Metrics, RawPacket, SensorInfo
+from breathform.signal.gait import Stride
 from breathform.store import SessionReader
 
 ProgressFn = Callable[[int, int], None]
@@ -96,6 +97,7 @@ class SessionData:
         alerts: The stored alerts.
         calibration: Stored calibration values.
         events: Session events (t_s, kind, detail).
+        strides: The stored per-stride table (empty for a file older than version 3).
     """
 
     meta: dict[str, str]
@@ -106,6 +108,7 @@ class SessionData:
     alerts: list[Alert]
     calibration: dict[str, Any]
     events: list[tuple[float, str, str]] = field(default_factory=list)
+    strides: list[Stride] = field(default_factory=list)
 
     @property
     def started_utc_ns(self) -> int:
@@ -289,7 +292,8 @@ def load_session(reader: SessionReader, progress: ProgressFn | None = None,
                       rr_ms=tuple(h.rr_ms for h in hr_items))
     return SessionData(meta=dict(reader.meta), sensors=info.sensors, streams=streams, hr=hr,
                        metrics=reader.metrics(), alerts=reader.alerts(),
-                       calibration=reader.calibration(), events=reader.events())
+                       calibration=reader.calibration(), events=reader.events(),
+                       strides=reader.strides())
 
 
 def session_duration_s(data: SessionData) -> float:

@@ -11,6 +11,8 @@ from numpy.typing import NDArray
 
 from breathform.export.streams import HrStream, SensorStream, finite_or_none
 from breathform.model import METRIC_FIELDS, Alert, Metrics
+from breathform.signal.gait import Stride
+from breathform.store import STRIDE_FIELDS
 
 Columns = dict[str, NDArray[Any]]
 
@@ -57,6 +59,17 @@ def metrics_columns(metrics: list[Metrics]) -> Columns:
         else:
             cols[f] = np.array([getattr(m, f) for m in metrics], dtype=np.float64)
     return cols
+
+
+STRIDE_UNITS: dict[str, str] = {
+    "t_start_s": "s", "t_end_s": "s", "side": "L/R/?", "stride_s": "s", "step_s": "s",
+    "cadence_spm": "steps/min", "vertical_osc_cm": "cm"}
+"""Units of the per-stride columns (``side``: the foot of the stride's contacts)."""
+
+
+def strides_columns(strides: list[Stride]) -> dict[str, list[Any]]:
+    """The per-stride table as columns (NaN vertical oscillation: gap-filled stride)."""
+    return {f: [getattr(s, f) for s in strides] for f in STRIDE_FIELDS}
 
 
 def alert_causes_json(a: Alert) -> str:

@@ -33,10 +33,12 @@ so every packet is mapped by the piece of the map that started at the previous p
 
 from __future__ import annotations
 
+import collections
 import functools
 import itertools
 import math
 import operator
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -153,10 +155,26 @@ def init_state(p: ClockParams) -> ClockState:
 def _map_rel(p: ClockParams, s: ClockState, t_rel: NDArray[np.float64]) -> NDArray[np.float64]:
     # Every operation is elementwise, so an element's value does not depend on the array it
     # sits in; step() relies on this to reuse one mapping for its checks.
-    dt = np.maximum(t_rel - s.res_t0_s, 0.0)
-    res = s.res_e0_s * np.exp(-dt / s.res_tau_s) if s.res_e0_s != 0.0 else 0.0
-    return (s.out_ref_s + (t_rel + (s.fit_a_s + s.fit_drift * t_rel)) - p.latency_floor_s
-            + res)
+    # Computes out_ref + (t + (a + r t)) - latency_floor + e0 exp(-max(t - t0, 0) / tau)
+    # in that order (so bit-identical to writing it out), in place on two fresh arrays:
+    # this runs for every packet, often on 8 samples, where each temporary costs more
+    # than the arithmetic.
+    out = t_rel * s.fit_drift
+    out += s.fit_a_s
+    out += t_rel
+    out += s.out_ref_s
+    if p.latency_floor_s != 0.0:  # x - 0.0 == x for every x
+        out -= p.latency_floor_s
+    if s.res_e0_s != 0.0:
+        res = t_rel - s.res_t0_s
+        np.maximum(res, 0.0, out=res)
+        res /= -s.res_tau_s  # == -res / tau: division rounds symmetrically in sign
+        np.exp(res, out=res)
+        res *= s.res_e0_s
+        out += res
+    else:
+        out += 0.0  # as adding a zero residual would (turns -0.0 into 0.0)
+    return out
 
 
 def to_session(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64]
@@ -196,13 +214,14 @@ def _push(hull: list[int], ts: tuple[float, ...], ys: tuple[float, ...], j: int)
     hull.append(j)
 
 
-@functools.lru_cache(maxsize=16)
-def _hull_indices(ts: tuple[float, ...], ys: tuple[float, ...]) -> tuple[int, ...]:
-    # _push inlined, on coordinate lists: this recomputes the whole hull at every new bin
+def _chain(ts: Sequence[float], ys: Sequence[float], stop: int) -> list[int]:
+    """Andrew's monotone chain (lower hull) over points 0..stop-1: their hull's indices."""
+    # _push inlined, on coordinate lists
     hull: list[int] = []
     hx: list[float] = []
     hy: list[float] = []
-    for j, (x, y) in enumerate(zip(ts, ys, strict=True)):
+    for j in range(stop):
+        x, y = ts[j], ys[j]
         while len(hull) >= 2:
             x1, y1, x2, y2 = hx[-2], hy[-2], hx[-1], hy[-1]
             if (x2 - x1) * (y - y1) - (y2 - y1) * (x - x1) <= 0:
@@ -214,16 +233,45 @@ def _hull_indices(ts: tuple[float, ...], ys: tuple[float, ...]) -> tuple[int, ..
         hull.append(j)
         hx.append(x)
         hy.append(y)
-    return tuple(hull)
+    return hull
+
+
+_recent_hulls: collections.deque[tuple[tuple[float, ...], tuple[float, ...], tuple[int, ...]]]
+_recent_hulls = collections.deque(maxlen=8)
+"""The last hulls :func:`_lower_hull` returned (points and indices), across clocks: when a
+new bin starts, the bins before it are the previous fit's bins less the ones that left the
+window, and their hull is derived from that fit's hull."""
+
+
+@functools.lru_cache(maxsize=16)
+def _hull_indices(ts: tuple[float, ...], ys: tuple[float, ...]) -> tuple[int, ...]:
+    m = len(ts)
+    if m == 0:
+        return ()
+    for pts, pys, phull in reversed(tuple(_recent_hulls)):  # a snapshot: thread-safe
+        k = len(pts) - m
+        if k < 0 or pts[k] != ts[0] or pts[k:] != ts or pys[k:] != ys:
+            continue
+        # (ts, ys) = an earlier point set less its first k points. Every vertex of the
+        # earlier hull at or after point k is still a vertex (dropping points only raises
+        # the lower hull), so past the first such vertex h0 the chain over (ts, ys) makes
+        # the earlier chain's decisions: only points 0..h0 are chained again (the window
+        # slides by one bin every bin_s; tests check this against a full recomputation).
+        kept = [i - k for i in phull if i >= k]
+        h0 = kept[0]
+        return tuple(_chain(ts, ys, h0 + 1) + kept[1:])
+    return tuple(_chain(ts, ys, m))
 
 
 def _lower_hull(ts: tuple[float, ...], ys: tuple[float, ...]) -> list[int]:
     """Indices of the lower convex hull of points sorted by ts."""
     # The chain is sequential, so the hull of all bins is the hull of all but the last one
     # plus one step; between new bins only the last bin changes, so that prefix hull is
-    # cached. Indices, not coordinates, are cached: equal keys give the same decisions.
+    # cached (and at a new bin derived from the last hull returned here). Indices, not
+    # coordinates, are cached: equal keys give the same decisions.
     hull = list(_hull_indices(ts[:-1], ys[:-1]))
     _push(hull, ts, ys, len(ts) - 1)
+    _recent_hulls.append((ts, ys, tuple(hull)))
     return hull
 
 

@@ -4,7 +4,10 @@ Initial contacts (IC): the vertical acceleration of the lower back rises steeply
 foot lands (loading response). The vertical is the low-passed specific force (any
 mounting); the vertical acceleration is smoothed and differentiated with a derivative of
 a Gaussian (a linear-phase FIR, so its delay is known and removed exactly), and an IC is a
-positive peak of that jerk that is the largest within ``+-peak_window_s``. This is the
+positive peak of that jerk that is the largest within ``+-peak_window_s`` and comes at
+least ``min_step_frac`` of the shorter of the last two steps after the previous contact (a
+refractory time that follows the runner's cadence: it drops the second bump of one
+loading response at slow walking cadences, which the fixed window lets through). This is the
 integrate-then-Gaussian-derivative idea of McCamley et al. 2012 (Gait Posture 36:316)
 and its Mobilise-D variant (Paraschiv-Ionescu et al. 2020), made causal: each IC is
 decided ``delay_s`` after it happened, with its time exact to a fraction of a sample.
@@ -54,6 +57,8 @@ class GaitParams:
         peak_window_s: A contact is the largest jerk peak within +- this; it also bounds
             the highest cadence (60 / peak_window_s steps/min).
         min_jerk_g_s: Jerk peaks below this are not contacts (standing, shuffling).
+        min_step_frac: A contact closer to the previous one than this fraction of the
+            shorter of the two steps before is skipped (0 turns the check off).
         max_step_s: A longer step breaks the chain of contacts (a pause).
         side_window_s: Yaw rate is averaged over this before each contact.
         side_n: Contacts pooled (alternating signs) for the side decision.
@@ -66,6 +71,7 @@ class GaitParams:
     jerk_sigma_s: float = 0.04
     peak_window_s: float = 0.25
     min_jerk_g_s: float = 0.3
+    min_step_frac: float = 0.4
     max_step_s: float = 1.5
     side_window_s: float = 0.3
     side_n: int = 4
@@ -81,6 +87,8 @@ class GaitParams:
         if not 0.1 <= self.peak_window_s < self.max_step_s:
             raise InputError(f"need 0.1 <= peak_window_s < max_step_s, got "
                              f"{self.peak_window_s}, {self.max_step_s}")
+        if not 0.0 <= self.min_step_frac < 1.0:
+            raise InputError(f"min_step_frac must be in [0, 1), got {self.min_step_frac}")
         if self.side_n < 1:
             raise InputError(f"side_n must be >= 1, got {self.side_n}")
         if not 0 < self.side_window_s <= self.max_step_s:
@@ -151,7 +159,7 @@ class GaitState:
             ``n_seen - 1 - delay``.
         next_cand: Sample count of the next sample to decide on.
         last_ic: Sample count of the last contact, -1 if none.
-        ic_t_s: Times of the last (up to 2) contacts of the current chain.
+        ic_t_s: Times of the last (up to 3) contacts of the current chain.
         ic_side: Their sides.
         ic_n: Their sample counts.
         side_ev: Side evidence of the chain's last ``side_n`` contacts.
@@ -191,7 +199,7 @@ def _nwin(p: GaitParams) -> int:
     return max(1, round(p.peak_window_s * p.fs_hz))
 
 
-_PIECE_S = 0.5
+_PIECE_S = 1.0
 """Samples are processed in pieces of at most this long, so the lookback stays bounded."""
 
 
@@ -329,6 +337,10 @@ def _decide(p: GaitParams, s: GaitState, delay: int
     for j in cand[is_pk]:
         if s.last_ic >= 0 and j - s.last_ic <= w:
             continue
+        if p.min_step_frac > 0 and s.ic_n.shape[0] >= 2:
+            steps = np.diff(s.ic_n)             # integer sample counts: exact
+            if j - int(s.ic_n[-1]) < p.min_step_frac * int(steps.min()):
+                continue
         c, st, s = _contact(p, s, int(j), delay)
         if c is not None:
             contacts.append(c)
@@ -377,9 +389,9 @@ def _contact(p: GaitParams, s: GaitState, j: int, delay: int
             osc = vertical_osc_cm(s.av_g[i0: i + 1], p.fs_hz)
         stride_s = t - t0
         stride = Stride(t0, t, side, stride_s, t - float(ic_t[-1]), 120.0 / stride_s, osc)
-    s = replace(s, ic_t_s=np.concatenate((ic_t, [t]))[-2:],
-                ic_n=np.concatenate((ic_n, [j]))[-2:].astype(np.int64),
-                ic_side=(*ic_side, side)[-2:], side_ev=ev)
+    s = replace(s, ic_t_s=np.concatenate((ic_t, [t]))[-3:],
+                ic_n=np.concatenate((ic_n, [j]))[-3:].astype(np.int64),
+                ic_side=(*ic_side, side)[-3:], side_ev=ev)
     return contact, stride, s
 
 

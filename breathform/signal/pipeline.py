@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from breathform.errors import InputError
 from breathform.model import HeartRate, ImuBlock, Metrics
+from breathform.signal import gait
 from breathform.signal import sensors as sn
 
 _NONE = -(2**62)
@@ -91,6 +92,7 @@ class PipelineState:
         hr_bpm: Recent heart rates.
         onsets_s: Recent inspiration onsets (most recent last).
         n_late: Rows dropped because their second had been emitted already.
+        strides: Sacrum strides not yet taken by :func:`take_strides`.
     """
 
     chest: sn.ChestState
@@ -106,6 +108,7 @@ class PipelineState:
     hr_bpm: NDArray[np.float64]
     onsets_s: NDArray[np.float64]
     n_late: int = 0
+    strides: tuple[gait.Stride, ...] = ()
 
 
 def init_state(p: PipelineParams) -> PipelineState:
@@ -160,6 +163,15 @@ def finish(p: PipelineParams, s: PipelineState) -> tuple[list[Metrics], Pipeline
     return _emit(p, s, final=True)
 
 
+def take_strides(s: PipelineState) -> tuple[list[gait.Stride], PipelineState]:
+    """Take the sacrum strides decided so far (per-stride table; the 1 Hz rows hold none).
+
+    Strides do not wait for the fusion of seconds: they leave as soon as the sacrum
+    processor has decided them, in time order.
+    """
+    return list(s.strides), replace(s, strides=())
+
+
 def run_batch(p: PipelineParams, blocks: Sequence[ImuBlock],
               hr: Sequence[HeartRate] = ()) -> list[Metrics]:
     """Process a whole recording in one call (without the final :func:`finish`)."""
@@ -183,8 +195,10 @@ def _add_sacrum(s: PipelineState, rows: list[sn.SacrumSecond]) -> PipelineState:
         return s
     first = s.sacrum_first if s.sacrum_first != _NONE else int(rows[0].t_s)
     keep = tuple(r for r in rows if s.k_emit == _NONE or int(r.t_s) >= s.k_emit)
+    strides = tuple(st for r in rows for st in r.strides)
     return replace(s, sacrum_rows=s.sacrum_rows + keep, sacrum_first=first,
-                   sacrum_done=int(rows[-1].t_s), n_late=s.n_late + len(rows) - len(keep))
+                   sacrum_done=int(rows[-1].t_s), n_late=s.n_late + len(rows) - len(keep),
+                   strides=s.strides + strides)
 
 
 def _emit(p: PipelineParams, s: PipelineState, final: bool

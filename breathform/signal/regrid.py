@@ -161,63 +161,98 @@ def step(p: RegridParams, s: RegridState, blocks: Sequence[ImuBlock]
     Returns:
         The samples (filled gaps flagged, long gaps marked by ``reset``) and the new state.
     """
-    parts: list[Samples] = []
+    # Per block only Python scalars are touched (a block is often 8 samples); the arrays
+    # are gathered and concatenated once at the end. Filled runs and resets are recorded
+    # as (position, length) and written into the flag arrays in one go.
+    ts: list[NDArray[np.float64]] = []
+    accs: list[NDArray[np.float64]] = []
+    gyrs: list[NDArray[np.float64]] = []
+    idxs: list[NDArray[np.int64]] = []
+    fills: list[tuple[int, int]] = []  # (start row, length) of filled runs
+    resets: list[int] = []  # rows flagged reset
+    total = 0
+    has_gyro = p.has_gyro
     started, next_seq, last_t = s.started, s.next_seq, s.last_t_s
     last_acc, last_gyr = s.last_acc_g, s.last_gyr_dps
+    last_block: tuple[NDArray[np.float64], NDArray[np.float64] | None] | None = None
     n_filled, n_long, n_drop = s.n_filled, s.n_long_gaps, s.n_dropped
     for b in blocks:
-        n = b.n
+        t = np.asarray(b.t_s, dtype=np.float64)
+        n = t.shape[0]
         if n == 0:
             continue
-        t = np.asarray(b.t_s, dtype=np.float64)
         acc = np.asarray(b.acc_g, dtype=np.float64)
-        if p.has_gyro:
+        gyr: NDArray[np.float64] | None = None
+        if has_gyro:
             gyr = (np.zeros((n, 3)) if b.gyr_dps is None
                    else np.asarray(b.gyr_dps, dtype=np.float64))
         seq0 = int(b.seq)
-        idx = np.arange(seq0, seq0 + n, dtype=np.int64)
-        keep = np.ones(n, bool)
-        if started:
+        idx: NDArray[np.int64] | None = None
+        # a block's idx and t_s both increase, so it is kept whole when its first sample is
+        if started and not (seq0 >= next_seq and float(t[0]) > last_t):
+            idx = np.arange(seq0, seq0 + n, dtype=np.int64)
             keep = (idx >= next_seq) & (t > last_t)
-        if not keep.all():
             n_drop += int(n - keep.sum())
             t, acc, idx = t[keep], acc[keep], idx[keep]
-            if p.has_gyro:
+            if gyr is not None:
                 gyr = gyr[keep]
             n = t.shape[0]
             if n == 0:
                 continue
-        reset = np.zeros(n, bool)
+            seq0 = int(idx[0])
         if started:
-            missing = int(idx[0] - next_seq)
+            missing = seq0 - next_seq
             if missing > 0:
                 if missing / p.fs_hz <= p.max_fill_s:
+                    if last_block is not None:  # the held sample is the previous block's last
+                        last_acc = last_block[0][-1].copy()
+                        if has_gyro and last_block[1] is not None:
+                            last_gyr = last_block[1][-1].copy()
+                        last_block = None
                     frac = np.arange(1, missing + 1) / (missing + 1)
-                    parts.append(Samples(
-                        t_s=last_t + (t[0] - last_t) * frac,
-                        acc_g=np.broadcast_to(last_acc, (missing, 3)).copy(),
-                        gyr_dps=(np.broadcast_to(last_gyr, (missing, 3)).copy()
-                                 if p.has_gyro else None),
-                        idx=np.arange(next_seq, idx[0], dtype=np.int64),
-                        filled=np.ones(missing, bool),
-                        reset=np.zeros(missing, bool),
-                    ))
+                    ts.append(last_t + (float(t[0]) - last_t) * frac)
+                    accs.append(np.broadcast_to(last_acc, (missing, 3)).copy())
+                    if has_gyro:
+                        gyrs.append(np.broadcast_to(last_gyr, (missing, 3)).copy())
+                    idxs.append(np.arange(next_seq, seq0, dtype=np.int64))
+                    fills.append((total, missing))
+                    total += missing
                     n_filled += missing
                 else:
-                    reset[0] = True
+                    resets.append(total)
                     n_long += 1
-        parts.append(Samples(t, acc, gyr if p.has_gyro else None, idx,
-                             np.zeros(n, bool), reset))
+        ts.append(t)
+        accs.append(acc)
+        if gyr is not None:
+            gyrs.append(gyr)
+        idxs.append(np.arange(seq0, seq0 + n, dtype=np.int64) if idx is None else idx)
+        total += n
         started = True
-        next_seq = int(idx[-1]) + 1
+        next_seq = seq0 + n
         last_t = float(t[-1])
-        last_acc = acc[-1].copy()
-        if p.has_gyro:
-            last_gyr = gyr[-1].copy()
-    out = concat_samples(parts, p.has_gyro)
-    return out, replace(s, started=started, next_seq=next_seq, last_t_s=last_t,
-                        last_acc_g=last_acc, last_gyr_dps=last_gyr, n_filled=n_filled,
-                        n_long_gaps=n_long, n_dropped=n_drop)
+        last_block = (acc, gyr)
+    if last_block is not None:
+        last_acc = last_block[0][-1].copy()
+        if has_gyro and last_block[1] is not None:
+            last_gyr = last_block[1][-1].copy()
+    new = replace(s, started=started, next_seq=next_seq, last_t_s=last_t,
+                  last_acc_g=last_acc, last_gyr_dps=last_gyr, n_filled=n_filled,
+                  n_long_gaps=n_long, n_dropped=n_drop)
+    if total == 0:
+        return empty_samples(has_gyro), new
+    filled = np.zeros(total, bool)
+    for a, m in fills:
+        filled[a:a + m] = True
+    reset = np.zeros(total, bool)
+    if resets:
+        reset[resets] = True
+    if len(ts) == 1:
+        out = Samples(ts[0], accs[0], gyrs[0] if has_gyro else None, idxs[0], filled, reset)
+    else:
+        out = Samples(np.concatenate(ts), np.concatenate(accs),
+                      np.concatenate(gyrs) if has_gyro else None, np.concatenate(idxs),
+                      filled, reset)
+    return out, new
 
 
 def run_batch(p: RegridParams, blocks: Sequence[ImuBlock]) -> Samples:

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from breathform.errors import InputError
 from breathform.model import ImuBlock, Metrics
-from breathform.signal import breathing, cadence, posture, regrid
+from breathform.signal import breathing, cadence, gait, posture, regrid
 from breathform.signal import frames as fr
 from breathform.signal.posture import SegmentCalibration
 from breathform.signal.regrid import Samples
@@ -128,6 +128,7 @@ class SacrumState:
     cadence: cadence.CadenceState
     hist: NDArray[np.float64]
     stride_s: float
+    gait: gait.GaitState
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +175,9 @@ class SacrumSecond:
         pelvic_rotation_range_deg: Peak-to-peak pelvis yaw (transverse) over the last stride.
         calibrated: Sensor-to-pelvis calibration complete.
         filled_frac: Fraction of gap-filled samples (1 = no data).
+        strides: Strides decided by this second's samples
+            (:func:`breathform.signal.gait.step`: a stride is decided ``delay_s`` after
+            its last contact, so it ends ``delay_s`` to ``1 + delay_s`` before ``t_s``).
     """
 
     t_s: float
@@ -183,6 +187,7 @@ class SacrumSecond:
     pelvic_rotation_range_deg: float
     calibrated: bool
     filled_frac: float
+    strides: tuple[gait.Stride, ...] = ()
 
 
 def init_chest(p: ChestParams) -> ChestState:
@@ -197,7 +202,13 @@ def init_sacrum(p: SacrumParams) -> SacrumState:
     """Return the sacrum state before any sample."""
     rp, pp, cp = _sacrum_sub(p)
     return SacrumState(regrid.init_state(rp), fr.init_framer(), posture.init_state(pp),
-                       cadence.init_state(cp), _hist0(p.fs_hz), np.nan)
+                       cadence.init_state(cp), _hist0(p.fs_hz), np.nan,
+                       gait.init_state(_gait_params(p)))
+
+
+@lru_cache(maxsize=8)
+def _gait_params(p: SacrumParams) -> gait.GaitParams:
+    return gait.GaitParams(p.fs_hz, has_gyro=p.has_gyro)
 
 
 _MAX_STRIDE_S = 2.0
@@ -257,16 +268,20 @@ def sacrum_samples_step(p: SacrumParams, s: SacrumState, x: Samples
     frames, fst = fr.push(s.framer, x, p.has_gyro)
     ps, cs = s.posture, s.cadence
     hist, stride_s = s.hist, s.stride_s
+    gp, gs = _gait_params(p), s.gait
     out = []
     for f in frames:
+        # gait sees the gridded samples as they are (gap-filled ones flagged), per second
+        _, strides, gs = gait.step(gp, gs, f.samples)
         f, hist = _fill(f, hist, stride_s, p.fs_hz)
         crow, cs = cadence.frame_step(cp, cs, f)
         prow, ps, _ = posture.frame_step(pp, ps, f, 60.0 / crow.cadence_spm)
         out.append(SacrumSecond(float(f.k), crow.cadence_spm, prow.pitch_deg,
                                 prow.roll_range_deg, prow.yaw_range_deg, prow.calibrated,
-                                f.filled_frac))
+                                f.filled_frac, tuple(strides)))
         stride_s = crow.stride_s
-    return out, replace(s, framer=fst, posture=ps, cadence=cs, hist=hist, stride_s=stride_s)
+    return out, replace(s, framer=fst, posture=ps, cadence=cs, hist=hist, stride_s=stride_s,
+                        gait=gs)
 
 
 def chest_step(p: ChestParams, s: ChestState, blocks: Sequence[ImuBlock]

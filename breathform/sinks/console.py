@@ -39,7 +39,7 @@ COUNTER_LABELS: dict[str, str] = {
 """Known counters, in display order; others follow in the order they were first set."""
 
 _SEVERITY_STYLE = {1: "yellow", 2: "dark_orange", 3: "bold red"}
-_UNIT_SUFFIX = {"deg": "°", "bpm": " bpm", "spm": " spm", "rel": " ×rest"}
+_UNIT_SUFFIX = {"deg": "°", "bpm": " bpm", "spm": " spm", "rel": " ×rest", "pct": " %"}
 
 
 @dataclass(frozen=True, slots=True)

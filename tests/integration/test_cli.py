@@ -107,13 +107,27 @@ def test_analyze_sacrum_csv_with_gyro(tmp_path, flat_run, capsys):
     out = tmp_path / "out.csv"
     assert main(["analyze", str(f), "--sensor", "sacrum", "-o", str(out)]) == 0
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert list(rows[0]) == ["t_s", "cadence_spm", "pelvic_tilt_deg"]
+    assert list(rows[0]) == ["t_s", "cadence_spm", "pelvic_tilt_deg", "pelvic_drop_range_deg",
+                             "pelvic_rotation_range_deg"]
     tr = flat_run.truth
     late = [r for r in rows if float(r["t_s"]) > 150]
     cad_err = [abs(float(r["cadence_spm"]) - tr.cadence_spm[int(float(r["t_s"])) - 1])
                for r in late if r["cadence_spm"] != "NaN"]
     assert len(cad_err) > 60 and np.median(cad_err) < 4.0
     assert any(not math.isnan(float(r["pelvic_tilt_deg"])) for r in late)
+    for col in ("pelvic_drop_range_deg", "pelvic_rotation_range_deg"):  # need the gyro
+        err = [abs(float(r[col]) - getattr(tr, col)[int(float(r["t_s"])) - 1]) for r in late]
+        assert len(err) > 60 and np.median(err) < 0.5, col  # NaN fails too
+
+
+def test_analyze_sacrum_csv_without_gyro_has_nan_ranges(tmp_path, flat_run, capsys):
+    f = tmp_path / "sacrum.csv"
+    _write_csv(f, flat_run.sacrum.t_s, flat_run.sacrum.acc_g)
+    rows = _analyze([str(f), "--sensor", "sacrum"], capsys)
+    assert list(rows[0])[-2:] == ["pelvic_drop_range_deg", "pelvic_rotation_range_deg"]
+    assert {r["pelvic_drop_range_deg"] for r in rows} == {"NaN"}
+    assert {r["pelvic_rotation_range_deg"] for r in rows} == {"NaN"}
+    assert any(r["cadence_spm"] != "NaN" for r in rows)
 
 
 @pytest.mark.parametrize("content, message", [

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from breathform.alerts.engine import BREATH_CAUSES, FORM_CAUSES
 from breathform.cli import main
 from breathform.store import SessionReader, list_sessions
 
@@ -31,7 +32,8 @@ def test_demo_writes_a_complete_session_with_alerts_on_the_climbs(demo_session):
     assert alerts, "the hilly demo must raise at least one alert during the climbs"
     for a in alerts:
         assert a.cue and a.causes
-        assert any(c.metric == "rate_bpm" or c.metric == "depth_rel" for c in a.causes)
+        names = {c.name for c in a.causes}
+        assert names & BREATH_CAUSES and names & FORM_CAUSES, names  # both sides
 
 
 def test_replay_reproduces_the_live_run_exactly(demo_session, capsys):

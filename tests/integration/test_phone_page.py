@@ -108,6 +108,15 @@ def test_demo_alert_reaches_the_phone_page(mosquitto: Broker, browser, tmp_path)
               "the page to connect to the broker over WebSockets")
         _wait(lambda: browser.find_element(By.ID, "rate_bpm").text not in ("", "—"), 30,
               "live metrics on the page")
+        # the per-stride ranges: the Movesense (gyro) gives pelvic drop and rotation; the
+        # Polar H10 has no gyroscope, so trunk twist stays hidden
+        _wait(lambda: browser.find_element(By.ID, "pelvic_drop_range_deg").text
+              not in ("", "—"), 30, "the pelvic drop range on the page")
+        assert browser.find_element(By.ID, "ranges").is_displayed()
+        for name in ("pelvic_drop_range_deg", "pelvic_rotation_range_deg"):
+            v = float(browser.find_element(By.ID, name).text)
+            assert 2.0 < v < 30.0, (name, v)
+        assert not browser.find_element(By.ID, "r_trunk_twist_range_deg").is_displayed()
         _wait(lambda: browser.find_element(By.ID, "cue").text != "No alert", 60,
               "an alert on the page")
         cue = browser.find_element(By.ID, "cue").text

@@ -19,7 +19,9 @@ from breathform.store import list_sessions
 pytestmark = pytest.mark.integration
 
 SECTIONS = {"summary": "At a glance", "plots": "Over the run", "alerts": "Alerts",
-            "climbs": "Climbs: before, during, after", "calibration": "Calibration used"}
+            "climbs": "Climbs: before, during, after", "gait": "Gait, stride by stride",
+            "calibration": "Calibration used"}
+N_GAIT_PLOTS = 4    # cadence, stride-time variability, step asymmetry, vertical oscillation
 
 
 def _demo(folder: Path, minutes: str, seed: str = "1") -> Path:
@@ -109,15 +111,15 @@ def test_report_is_self_contained_and_has_every_section(hilly):
         assert f'<section id="{sid}"><h2>{title}</h2>' in text
     n_plots = len(PLOTS)
     assert n_plots == 9     # breathing x2, tilt, lean, drop, rotation, twist, cadence, hr
-    assert text.count("<svg") == n_plots
+    assert text.count("<svg") == n_plots + N_GAIT_PLOTS
     assert "Pelvic drop, range per stride" in text and "Trunk twist, range per stride" in text
     d = load(path)
     assert d.alerts and d.climbs, "seed 1, 8 min: a climb with an alert"
-    assert text.count('class="alert"') == n_plots * len(d.alerts)
-    assert text.count('class="climb"') == n_plots * len(d.climbs)
-    # per-climb breakdown: before / during / after for each climb
-    assert text.count("<td>before</td>") == len(d.climbs)
-    assert text.count("<td>during</td>") == len(d.climbs)
+    assert text.count('class="alert"') == (n_plots + N_GAIT_PLOTS) * len(d.alerts)
+    assert text.count('class="climb"') == (n_plots + N_GAIT_PLOTS) * len(d.climbs)
+    # per-climb breakdown: before / during / after for each climb (metrics, then gait)
+    assert text.count("<td>before</td>") == 2 * len(d.climbs)
+    assert text.count("<td>during</td>") == 2 * len(d.climbs)
     # every alert's cue is in the alert table
     for a in d.alerts:
         assert a.cue in text

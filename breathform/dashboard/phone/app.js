@@ -6,6 +6,10 @@
 const VIBRATION = { 1: [200], 2: [250, 120, 250], 3: [500, 150, 500, 150, 500] };
 const FIELDS = { rate_bpm: 1, pelvic_tilt_deg: 1, trunk_lean_deg: 1, cadence_spm: 0,
                  depth_rel: 2, hr_bpm: 0 };
+// Per-stride ranges: shown only when the sensors give them (no gyroscope, e.g. a Polar
+// H10 for trunk twist: null, and that number stays hidden).
+const RANGES = ["pelvic_drop_range_deg", "pelvic_rotation_range_deg", "trunk_twist_range_deg"];
+const rangeSeen = new Set();
 const seen = new Set();
 let armed = false;
 let wakeLock = null;
@@ -33,6 +37,14 @@ function arm() {
 
 function showMetrics(m) {
   for (const [k, nd] of Object.entries(FIELDS)) $(k).textContent = fmt(m[k], nd);
+  for (const k of RANGES) {
+    const has = m[k] !== null && m[k] !== undefined;
+    // once a range has been seen, keep its place (a gap shows "—" instead of a jump)
+    if (has) rangeSeen.add(k);
+    $("r_" + k).hidden = !rangeSeen.has(k);
+    $(k).textContent = fmt(m[k], 1);
+  }
+  $("ranges").hidden = rangeSeen.size === 0;
 }
 
 function showAlert(a) {

@@ -10,11 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from breathform.alerts import AlertParams, AlertState, init_state, run_batch, step
+from breathform.alerts.engine import BREATH_CAUSES, FORM_CAUSES
 from breathform.model import Metrics
 
 FRESH: dict[str, Any] = dict(rate_bpm=30.0, depth_rel=1.0, breath_quality=0.9,
                              cadence_spm=170.0, pelvic_tilt_deg=5.0, trunk_lean_deg=8.0,
-                             warming_up=False)
+                             warming_up=False, strides_per_breath=2.0,
+                             pelvic_drop_range_deg=8.0, pelvic_rotation_range_deg=8.0,
+                             trunk_twist_range_deg=14.0)
 # Segment kinds that exercise every branch: baseline, each criterion, noise, gaps in quality.
 KINDS: dict[str, dict[str, Any]] = {
     "fresh": {},
@@ -28,6 +31,11 @@ KINDS: dict[str, dict[str, Any]] = {
     "nan": dict(rate_bpm=math.nan, depth_rel=math.nan, pelvic_tilt_deg=math.nan,
                 trunk_lean_deg=math.nan, cadence_spm=math.nan),
     "warm": dict(warming_up=True, rate_bpm=50.0),
+    "unlocked": dict(strides_per_breath=1.8, pelvic_tilt_deg=10.0),
+    "wander": dict(strides_per_breath=2.3, trunk_twist_range_deg=20.0),
+    "ranges": dict(rate_bpm=42.0, pelvic_drop_range_deg=11.0, pelvic_rotation_range_deg=12.0),
+    "h10": dict(rate_bpm=44.0, trunk_twist_range_deg=math.nan, pelvic_tilt_deg=9.0),
+    "spbnan": dict(strides_per_breath=math.nan, pelvic_drop_range_deg=math.nan),
 }
 
 
@@ -88,10 +96,10 @@ def test_one_by_one_equals_all_at_once(scenario: tuple[AlertParams, list[Metrics
     for a in got:
         assert a.severity in (1, 2, 3) and a.causes and a.cue
         names = {c.name for c in a.causes}
-        assert names & {"rate_high", "rate_elevated", "breath_shallow"}
-        assert names & {"pelvic_tilt_anterior", "trunk_flexion"}
+        assert names & BREATH_CAUSES
+        assert names & FORM_CAUSES
         for c in a.causes:  # every cause is met now, not merely latched
-            assert (c.value < c.threshold if c.name == "breath_shallow"
+            assert (c.value < c.threshold if c.name in ("breath_shallow", "coupling_lost")
                     else c.value > c.threshold)
     ts = [a.t_s for a in got]
     assert all(b - a >= p.cooldown_s for a, b in zip(ts, ts[1:], strict=False))

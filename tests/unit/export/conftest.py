@@ -36,6 +36,7 @@ def alert_session(demo_session: Path, tmp_path_factory: pytest.TempPathFactory) 
         w = SessionWriter(out, r.info, r.config_toml)
         w.add_raw(list(r.iter_raw()))
         w.add_metrics(r.metrics())
+        w.add_strides(r.strides())
         w.set_calibration(r.calibration())
     causes = (Cause("rate_high", "rate_bpm", 48.0, 30.0, 37.5, "bpm"),
               Cause("pelvic_tilt_anterior", "pelvic_tilt_deg", 6.5, 2.0, 5.0, "deg"))

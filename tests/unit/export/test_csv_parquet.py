@@ -42,7 +42,8 @@ def test_csv_round_trip(alert_data: SessionData, privacy: Privacy, tmp_path: Pat
                         alert_times_s: tuple[float, ...]) -> None:
     res = write_data(alert_data, "csv", tmp_path, privacy)
     assert {f.name for f in res.files} == {"chest.csv", "sacrum.csv", "heart_rate.csv",
-                                           "metrics.csv", "alerts.csv", "metadata.json"}
+                                           "metrics.csv", "alerts.csv", "strides.csv",
+                                           "metadata.json"}
     for role, s in alert_data.streams.items():
         with (tmp_path / f"{role}.csv").open() as f:
             header = f.readline().strip().split(",")
@@ -122,3 +123,23 @@ def test_unknown_format_and_file_as_out(alert_data: SessionData, privacy: Privac
     (tmp_path / "f").write_text("")
     with pytest.raises(InputError, match="must be a folder"):
         write_data(alert_data, "csv", tmp_path / "f", privacy)
+
+
+def test_strides_table_round_trips_through_csv_and_parquet(
+        alert_data: SessionData, privacy: Privacy, tmp_path: Path) -> None:
+    strides = alert_data.strides
+    assert len(strides) > 100     # 3-min demo with a sacrum sensor
+    write_data(alert_data, "csv", tmp_path / "csv", privacy)
+    with (tmp_path / "csv" / "strides.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["t_end_s"]) for r in rows] == [s.t_end_s for s in strides]
+    assert [r["side"] for r in rows] == [s.side for s in strides]
+    assert [float(r["cadence_spm"]) for r in rows] == [s.cadence_spm for s in strides]
+    write_data(alert_data, "parquet", tmp_path / "pq", privacy)
+    t = pq.read_table(tmp_path / "pq" / "strides.parquet")
+    assert t.column_names == ["t_start_s", "t_end_s", "side", "stride_s", "step_s",
+                              "cadence_spm", "vertical_osc_cm"]
+    assert t.schema.field("cadence_spm").metadata[b"unit"] == b"steps/min"
+    assert t.column("stride_s").to_pylist() == [s.stride_s for s in strides]
+    osc = t.column("vertical_osc_cm").to_pylist()
+    assert [x is None for x in osc] == [math.isnan(s.vertical_osc_cm) for s in strides]

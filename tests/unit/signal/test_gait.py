@@ -164,3 +164,66 @@ def test_bad_parameters_name_what_was_expected():
     x = samples_from_arrays(np.arange(10) / 100.0, np.zeros((10, 3)) + [0, 0, 1], None)
     with pytest.raises(InputError, match="gyr_dps"):
         gait.run_batch(gait.GaitParams(100.0, has_gyro=True), x)
+
+
+def _cut(x: Samples, a: int, b: int) -> Samples:
+    return Samples(x.t_s[a:b], x.acc_g[a:b], None if x.gyr_dps is None else x.gyr_dps[a:b],
+                   x.idx[a:b], x.filled[a:b], x.reset[a:b])
+
+
+@given(cuts=st.lists(st.integers(1, 9000), max_size=6))
+def test_sacrum_processor_carries_the_strides_of_its_grid(cuts):
+    """The sacrum processor's per-second rows carry gait.step's strides, whatever the
+    chunking; its 1 Hz rows do not depend on them."""
+    from breathform.signal import sensors
+
+    run, _, _ = _sim(1)
+    imu = run.sacrum
+    x = samples_from_arrays(imu.t_s, imu.acc_g, imu.gyr_dps)
+    p = sensors.SacrumParams(imu.fs_hz)
+    _, ref = gait.run_batch(gait.GaitParams(imu.fs_hz), x)
+    rows, _ = sensors.sacrum_samples_step(p, sensors.init_sacrum(p), x)
+    got = [s for r in rows for s in r.strides]
+    # the framer holds back the last partial second: its strides come with the next one
+    assert len(ref) - 4 <= len(got) <= len(ref) and got == ref[:len(got)]
+    delay_s = gait.GaitParams(imu.fs_hz).delay_s
+    assert all(r.t_s - 2.0 - delay_s <= s.t_end_s <= r.t_s for r in rows for s in r.strides)
+    state = sensors.init_sacrum(p)
+    rows2: list[sensors.SacrumSecond] = []
+    edges = [0, *sorted(c for c in cuts if c < x.n), x.n]
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        out, state = sensors.sacrum_samples_step(p, state, _cut(x, a, b))
+        rows2 += out
+    assert repr(rows2) == repr(rows)    # repr: exact floats, and NaN equal to NaN
+
+
+def _bumps(times_s: list[float], amp_g: list[float], fs_hz: float, dur_s: float
+           ) -> tuple[np.ndarray, np.ndarray]:
+    t = np.arange(round(dur_s * fs_hz)) / fs_hz
+    az = np.ones_like(t)
+    for tc, a in zip(times_s, amp_g, strict=True):
+        az += a * np.exp(-0.5 * ((t - tc) / 0.03) ** 2)
+    acc = np.column_stack((np.zeros_like(t), np.zeros_like(t), az))
+    return t, acc
+
+
+def test_refractory_time_follows_the_step_time():
+    """A second bump 0.30 s after a contact (beyond the 0.25-s peak window; steps of 0.8 s)
+    is a contact only without the refractory time (0.4 x 0.8 s = 0.32 s); the steps
+    themselves are all found either way."""
+    fs = 100.0
+    steps = [1.0 + 0.8 * k for k in range(11)]
+    extra = [steps[5] + 0.30, steps[9] + 0.30]
+    t, acc = _bumps(steps + extra, [1.0] * len(steps) + [0.6] * len(extra), fs, 10.0)
+    x = samples_from_arrays(t, acc, None)
+    off, _ = gait.run_batch(gait.GaitParams(fs, has_gyro=False, min_step_frac=0.0), x)
+    on, _ = gait.run_batch(gait.GaitParams(fs, has_gyro=False), x)
+    assert gait.GaitParams(fs).min_step_frac == 0.4
+    want = sorted(steps + extra)
+    # a contact is the steepest rise of its bump: ~50 ms before the bump's centre
+    assert len(gait.match_events([c.t_s for c in off], want, 0.1)) == len(want)
+    assert len(off) == len(want)
+    assert len(gait.match_events([c.t_s for c in on], steps, 0.1)) == len(steps)
+    assert len(on) == len(steps)
+    with pytest.raises(InputError, match="min_step_frac"):
+        gait.GaitParams(fs, min_step_frac=1.0)
