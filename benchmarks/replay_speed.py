@@ -33,7 +33,7 @@ import numpy as np
 from breathform import __version__
 from breathform.config import Config, SensorConfig, SensorsConfig, to_toml
 from breathform.firmware_bridge.replay import ReplaySource
-from breathform.model import SessionInfo
+from breathform.model import RawPacket, SessionInfo
 from breathform.processing import SessionProcessor
 from breathform.sim.source import SimSource
 from breathform.store import SessionReader, SessionWriter
@@ -65,8 +65,12 @@ def _decode_once(path: Path) -> tuple[float, float]:
         packets = list(r.iter_raw())
         t1 = time.perf_counter()
         decs = {s.role: SensorDecoder(s.role, s.kind, s.fs_hz) for s in r.info.sensors}
-        for p in packets:
-            decs[p.sensor].feed(p)
+        for i in range(0, len(packets), 512):  # as SessionProcessor decodes a replay batch
+            by_sensor: dict[str, list[RawPacket]] = {}
+            for p in packets[i:i + 512]:
+                by_sensor.setdefault(p.sensor, []).append(p)
+            for sensor, pkts in by_sensor.items():
+                decs[sensor].feed_many(pkts)
         return t1 - t0, time.perf_counter() - t1
 
 

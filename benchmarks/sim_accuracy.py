@@ -18,6 +18,8 @@ the evaluated stretch, i.e. they measure changes relative to the runner's own ea
 baseline, which is what alerts use. The Polar H10 sends no gyroscope, so trunk twist is NaN
 on the default path; ``--chest-gyro`` gives the chest sensor the simulated gyroscope (on the
 samples path: the H10 packet format has no gyro) to score the gyro-equipped chest variant.
+``--lean-budget`` also splits the acc-only trunk lean bias into its physical causes (see
+:func:`lean_budget`).
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ import numpy as np
 from breathform.model import HeartRate, ImuBlock, Metrics
 from breathform.signal import pipeline as pl
 from breathform.sim import PHASE_RUN, SimParams, SimRun, simulate_run
+from breathform.sim.imu import euler_zyx_to_matrix
+from breathform.sim.kinematics import linear_acc_world_g, segment_euler_deg
 
 
 def _blocks_from_samples(run: SimRun, batch_s: float = 1.0, chest_gyro: bool = False
                          ) -> list[tuple[list[ImuBlock], list[HeartRate]]]:
-    out = []
+    out: list[tuple[list[ImuBlock], list[HeartRate]]] = []
     n_batches = int(np.ceil(run.params.duration_s / batch_s))
     hrs = run.heart_rates()
     hr_t = np.array([h.t_s for h in hrs])
@@ -156,6 +160,52 @@ def evaluate(run: SimRun, metrics: list[Metrics]) -> dict[str, float]:
     return res
 
 
+def lean_budget(run: SimRun, ks: np.ndarray) -> dict[str, float]:
+    """Where an accelerometer-only trunk lean's bias comes from, from the simulator's model.
+
+    Without a gyroscope the lean is the pitch of the averaged specific force in the sensor
+    frame, mean(R(t)^T f(t)); it equals the mean pitch only if the trunk's rotation does not
+    correlate with the acceleration. Here the noise-free chest specific force of the
+    simulator's kinematics is averaged over each evaluated second (what an ideal acc-only
+    estimator converges to; no filter, no calibration error) and its pitch compared with the
+    truth, with the trunk's yaw, then also its roll, then also the within-second pitch
+    oscillation removed. The differences are the contributions of the twist x lateral sway,
+    roll x acceleration and pitch x vertical (foot-strike) acceleration correlations.
+
+    Args:
+        run: The simulated run.
+        ks: Evaluated seconds (1-based ends), (m,).
+
+    Returns:
+        Mean errors in degrees: ``all`` and the three contributions.
+    """
+    kin = run.kinematics
+    t = run.chest.t_s
+    fs = round(run.chest.fs_hz)
+    sec = (np.round(t * fs).astype(np.int64) + fs - 1) // fs     # second k holds (k-1, k]
+    f_world = linear_acc_world_g(kin, "trunk", t)
+    f_world[:, 2] += 1.0
+    truth = run.truth.trunk_lean_deg[ks - 1]
+
+    def bias(euler_deg: np.ndarray) -> float:
+        f = np.einsum("nij,ni->nj", euler_zyx_to_matrix(np.radians(euler_deg)), f_world)
+        m = np.stack([np.bincount(sec, f[:, i], minlength=run.truth.n + 1) for i in range(3)],
+                     axis=1)[ks]
+        return float(np.mean(np.degrees(np.arctan2(-m[:, 0], np.hypot(m[:, 1], m[:, 2])))
+                             - truth))
+
+    eul = segment_euler_deg(kin, "trunk", t)
+    b_all = bias(eul)
+    eul[:, 2] = 0.0
+    b_no_yaw = bias(eul)
+    eul[:, 0] = 0.0
+    b_pitch = bias(eul)
+    eul[:, 1] = run.truth.trunk_lean_deg[np.clip(sec - 1, 0, run.truth.n - 1)]
+    b_const = bias(eul)
+    return {"all": b_all, "twist_sway": b_all - b_no_yaw, "roll": b_no_yaw - b_pitch,
+            "pitch_vertical": b_pitch - b_const, "rest": b_const}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
@@ -166,6 +216,8 @@ def main() -> None:
     ap.add_argument("--chest-gyro", action="store_true",
                     help="give the chest sensor its simulated gyroscope (a Polar H10 has none; "
                          "implies --path samples, since the H10 packets carry no gyro)")
+    ap.add_argument("--lean-budget", action="store_true",
+                    help="also split the acc-only trunk lean bias into its physical causes")
     args = ap.parse_args()
     if args.chest_gyro:
         args.path = "samples"
@@ -188,6 +240,12 @@ def main() -> None:
         dt = time.perf_counter() - t0
         res = evaluate(run, out)
         res["x_realtime"] = args.duration / dt
+        if args.lean_budget:
+            tr = run.truth
+            run_start = int(np.argmax(tr.phase == PHASE_RUN))
+            ks = np.array([k for k in range(run_start + 60, tr.n + 1)
+                           if tr.phase[k - 1] == PHASE_RUN])
+            res.update({f"lb_{k}": v for k, v in lean_budget(run, ks).items()})
         rows.append((seed, res))
 
     cols = [("rate_within2", "rate<=2bpm", "{:.1%}"),
@@ -218,6 +276,16 @@ def main() -> None:
         f"{label} n/a (no estimate: needs a gyroscope)" if np.isnan(worst[k]) else
         f"{label} {worst[k]:.2f} <= {lim:g} {'met' if worst[k] <= lim else 'NOT MET'}"
         for k, lim, label in TARGETS))
+    if args.lean_budget:
+        print()
+        print("acc-only trunk lean bias, degrees, from the simulator's noise-free model "
+              "(per-second mean of the specific force in the trunk frame vs the mean pitch): "
+              "total and its parts: twist x lateral sway (stride frequency), roll, pitch x "
+              "vertical acceleration (step frequency), remainder")
+        _table(rows, [("lb_all", "total", "{:+.2f}"), ("lb_twist_sway", "twist x sway", "{:+.2f}"),
+                      ("lb_roll", "roll", "{:+.2f}"),
+                      ("lb_pitch_vertical", "pitch x vertical", "{:+.2f}"),
+                      ("lb_rest", "rest", "{:+.2f}")])
 
 
 def _table(rows: list[tuple[int, dict[str, float]]], cols: list[tuple[str, str, str]]

@@ -104,11 +104,20 @@ class ImuBlock:
         every packet, where the checks cost more than the rest of building the block.
         """
         b = object.__new__(cls)
-        for name, value in (("sensor", sensor), ("fs_hz", fs_hz), ("seq", seq),
-                            ("t_s", t_s), ("acc_g", acc_g), ("gyr_dps", gyr_dps),
-                            ("gap", gap)):
-            object.__setattr__(b, name, value)
+        # the slots' own descriptors: what object.__setattr__ does, without the lookups
+        s_sensor, s_fs, s_seq, s_t, s_acc, s_gyr, s_gap = _IMU_BLOCK_SLOTS
+        s_sensor(b, sensor)
+        s_fs(b, fs_hz)
+        s_seq(b, seq)
+        s_t(b, t_s)
+        s_acc(b, acc_g)
+        s_gyr(b, gyr_dps)
+        s_gap(b, gap)
         return b
+
+
+_IMU_BLOCK_SLOTS = tuple(ImuBlock.__dict__[name].__set__ for name in (
+    "sensor", "fs_hz", "seq", "t_s", "acc_g", "gyr_dps", "gap"))
 
 
 @dataclass(frozen=True, slots=True)

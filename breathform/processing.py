@@ -7,14 +7,14 @@ gives exactly the metrics and alerts the live run produced.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from breathform.alerts import engine as alert_engine
 from breathform.config import Config
-from breathform.errors import InputError
+from breathform.errors import DecodeError, InputError
 from breathform.firmware_bridge.decode import SensorDecoder
 from breathform.model import Alert, HeartRate, ImuBlock, Metrics, RawPacket, SensorInfo
 from breathform.profile import MountCheck, StoredCalibration
@@ -109,13 +109,27 @@ class SessionProcessor:
             # the session says which calibration it used, first thing
             self._noted = True
             events.append((packets[0].t_rx_s, "calibration", self.calibration_note))
+        # each sensor's packets are decoded in one call (its decoder sees them in the same
+        # order), then the results are taken in receive order as before
+        by_sensor: dict[str, list[RawPacket]] = {}
         for pkt in packets:
-            dec = self.decoders.get(pkt.sensor)
+            by_sensor.setdefault(pkt.sensor, []).append(pkt)
+        decoded: dict[str, Iterator[list[ImuBlock | HeartRate]]] = {}
+        errors: dict[str, Iterator[tuple[int, DecodeError]]] = {}
+        next_err: dict[str, tuple[int, DecodeError] | None] = {}
+        for sensor, pkts in by_sensor.items():
+            dec = self.decoders.get(sensor)
+            if dec is not None:
+                decoded[sensor] = iter(dec.feed_many(pkts))
+                errors[sensor] = iter(dec.batch_errors)
+                next_err[sensor] = next(errors[sensor], None)
+        pos = dict.fromkeys(by_sensor, 0)
+        for pkt in packets:
             self.counters.packets += 1
-            if dec is None:
+            it = decoded.get(pkt.sensor)
+            if it is None:
                 continue
-            n_err = dec.n_decode_errors
-            for item in dec.feed(pkt):
+            for item in next(it):
                 if isinstance(item, ImuBlock):
                     blocks.append(item)
                     self.counters.samples[item.sensor] += item.n
@@ -129,9 +143,12 @@ class SessionProcessor:
                                        f"before seq {item.seq}"))
                 else:
                     hr.append(item)
-            if dec.n_decode_errors > n_err:
-                self.counters.decode_errors += dec.n_decode_errors - n_err
-                events.append((pkt.t_rx_s, "decode_error", f"{pkt.sensor}: {dec.last_error}"))
+            err = next_err[pkt.sensor]
+            if err is not None and err[0] == pos[pkt.sensor]:
+                self.counters.decode_errors += 1
+                events.append((pkt.t_rx_s, "decode_error", f"{pkt.sensor}: {err[1]}"))
+                next_err[pkt.sensor] = next(errors[pkt.sensor], None)
+            pos[pkt.sensor] += 1
         metrics, self.dsp_state = dsp.step(self.dsp_params, self.dsp_state, blocks, hr)
         strides, self.dsp_state = dsp.take_strides(self.dsp_state)
         alerts: list[Alert] = []

@@ -29,6 +29,8 @@ Session times carry the minimum latency as a bias unless ``latency_floor_s`` is 
 Usage: for every packet, ``t_s, s = step(p, s, t_dev_s_of_its_samples, t_obs_dev_s, t_rx_s)``.
 The samples are mapped with the fit as it stood BEFORE this packet's observation is added,
 so every packet is mapped by the piece of the map that started at the previous packet.
+:func:`step_many` does the same for a run of packets in one call (bit-identical; ``step`` is
+``step_many`` for one packet), which is how the decoders use it.
 """
 
 from __future__ import annotations
@@ -153,24 +155,28 @@ def init_state(p: ClockParams) -> ClockState:
 
 
 def _map_rel(p: ClockParams, s: ClockState, t_rel: NDArray[np.float64]) -> NDArray[np.float64]:
+    return _map_rel_arr(p, s.out_ref_s, s.fit_a_s, s.fit_drift, s.res_t0_s, s.res_e0_s,
+                        s.res_tau_s, t_rel)
+
+
+def _map_rel_arr(p: ClockParams, out_ref: float, a: float, r: float, t0: float, e0: float,
+                 tau: float, t_rel: NDArray[np.float64]) -> NDArray[np.float64]:
     # Every operation is elementwise, so an element's value does not depend on the array it
-    # sits in; step() relies on this to reuse one mapping for its checks.
+    # sits in; step_many() relies on this to map a run of packets at once.
     # Computes out_ref + (t + (a + r t)) - latency_floor + e0 exp(-max(t - t0, 0) / tau)
-    # in that order (so bit-identical to writing it out), in place on two fresh arrays:
-    # this runs for every packet, often on 8 samples, where each temporary costs more
-    # than the arithmetic.
-    out = t_rel * s.fit_drift
-    out += s.fit_a_s
+    # in that order (so bit-identical to writing it out), in place on two fresh arrays.
+    out = t_rel * r
+    out += a
     out += t_rel
-    out += s.out_ref_s
+    out += out_ref
     if p.latency_floor_s != 0.0:  # x - 0.0 == x for every x
         out -= p.latency_floor_s
-    if s.res_e0_s != 0.0:
-        res = t_rel - s.res_t0_s
+    if e0 != 0.0:
+        res = t_rel - t0
         np.maximum(res, 0.0, out=res)
-        res /= -s.res_tau_s  # == -res / tau: division rounds symmetrically in sign
+        res /= -tau  # == -res / tau: division rounds symmetrically in sign
         np.exp(res, out=res)
-        res *= s.res_e0_s
+        res *= e0
         out += res
     else:
         out += 0.0  # as adding a zero residual would (turns -0.0 into 0.0)
@@ -307,54 +313,6 @@ def _anchor(p: ClockParams, s: ClockState, first_rel: float, t_obs_dev_s: float,
                    last_sample_s=-math.inf, n_resets=s.n_resets + int(is_reset))
 
 
-def _observe(p: ClockParams, s: ClockState, t_rel: float, t_rx_s: float,
-             last_sample_s: float, last_out_s: float, mapped_obs: float | None) -> ClockState:
-    """Add an observation to the envelope, refit and build the next state.
-
-    Args:
-        p: Clock settings.
-        s: State the packet's samples were mapped with.
-        t_rel: Rel device time of the observation.
-        t_rx_s: Its receive time.
-        last_sample_s: ``last_sample_s`` of the next state.
-        last_out_s: ``last_out_s`` of the next state.
-        mapped_obs: ``_map_rel`` of ``t_rel`` under ``s`` if the caller has it, else None.
-    """
-    y = (t_rx_s - s.out_ref_s) - t_rel
-    bid = math.floor(t_rel / p.bin_s)
-    ids, bt, by = s.bin_ids, s.bin_t_s, s.bin_y_s
-    a, r = s.fit_a_s, s.fit_drift
-    t0, e0, tau = s.res_t0_s, s.res_e0_s, s.res_tau_s
-    changed = True
-    if ids and ids[-1] == bid:
-        if y < by[-1]:
-            bt, by = bt[:-1] + (t_rel,), by[:-1] + (y,)
-        else:
-            changed = False
-    else:
-        ids, bt, by = ids + (bid,), bt + (t_rel,), by + (y,)
-        keep_from = bid - math.ceil(p.window_s / p.bin_s)
-        k = 0
-        while ids[k] <= keep_from:
-            k += 1
-        if k:
-            ids, bt, by = ids[k:], bt[k:], by[k:]
-    if changed:
-        a, r = _fit(p, bt, by, r)
-        if mapped_obs is None:
-            mapped_obs = float(_map_rel(p, s, np.array([t_rel]))[0])
-        target = s.out_ref_s + (t_rel + (a + r * t_rel)) - p.latency_floor_s
-        e0 = mapped_obs - target
-        tau = max(p.slew_time_s, abs(e0) / (p.max_slew_ppm * _PPM))
-        t0 = t_rel
-    # one constructor call instead of a chain of dataclasses.replace: this runs per packet
-    return ClockState(anchored=s.anchored, t_ref_dev_s=s.t_ref_dev_s, out_ref_s=s.out_ref_s,
-                      bin_ids=ids, bin_t_s=bt, bin_y_s=by, fit_a_s=a, fit_drift=r,
-                      res_t0_s=t0, res_e0_s=e0, res_tau_s=tau, last_obs_s=t_rel,
-                      last_sample_s=last_sample_s, last_out_s=last_out_s, n_obs=s.n_obs + 1,
-                      n_resets=s.n_resets)
-
-
 def _check_times(t: NDArray[np.float64]) -> None:
     if not bool(np.all(np.isfinite(t))):
         raise InputError("t_dev_s must be finite")
@@ -386,47 +344,224 @@ def step(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64], t_obs_dev_
     t = np.asarray(t_dev_s, dtype=np.float64)
     if t.ndim != 1:
         raise InputError(f"t_dev_s must have shape (n,), got {t.shape}")
-    if not (math.isfinite(t_obs_dev_s) and math.isfinite(t_rx_s)):
-        raise InputError(f"t_obs_dev_s and t_rx_s must be finite, got {t_obs_dev_s}, {t_rx_s}")
-    n = t.shape[0]
-    t_first = t_last = 0.0
-    if n:
-        t_first, t_last = float(t[0]), float(t[-1])
-        # strictly increasing (NaN compares False) between finite ends => all finite; on
-        # failure, _check_times raises the specific error
-        if not (math.isfinite(t_first) and math.isfinite(t_last)
-                and (n == 1 or bool((t[1:] > t[:-1]).all()))):
-            _check_times(t)
-    first_rel_obs = (t_first - t_obs_dev_s) if n else 0.0
-    out: NDArray[np.float64] | None = None
-    if not s.anchored:
-        s = _anchor(p, s, first_rel_obs, t_obs_dev_s, t_rx_s, is_reset=False)
-    else:
-        t_rel = t_obs_dev_s - s.t_ref_dev_s
-        y = (t_rx_s - s.out_ref_s) - t_rel
-        y_pred = s.fit_a_s + s.fit_drift * t_rel
-        first_rel = (t_first - s.t_ref_dev_s) if n else t_rel
-        reset = (force_reset or t_rel <= s.last_obs_s or first_rel <= s.last_sample_s
-                 or abs(y - y_pred) > p.reset_thresh_s)
-        if not reset and n:
-            # guard against float rounding putting the first output at/below the last one;
-            # out[0] is the map of first_rel under s
-            out = _map_rel(p, s, t - s.t_ref_dev_s)
-            reset = float(out[0]) <= s.last_out_s
-        if reset:
-            out = None
-            s = _anchor(p, s, first_rel_obs, t_obs_dev_s, t_rx_s, is_reset=True)
-    if out is None:
-        out = _map_rel(p, s, t - s.t_ref_dev_s)
-    last_sample_s, last_out_s = s.last_sample_s, s.last_out_s
-    mapped_obs: float | None = None
-    if n:
-        last_sample_s, last_out_s = t_last - s.t_ref_dev_s, float(out[-1])
-        if t_last == t_obs_dev_s:
-            mapped_obs = last_out_s  # the observation is the last sample: already mapped
-    s = _observe(p, s, t_obs_dev_s - s.t_ref_dev_s, t_rx_s, last_sample_s, last_out_s,
-                 mapped_obs)
+    out, s, _ = step_many(p, s, t, (t.shape[0],), (t_obs_dev_s,), (t_rx_s,),
+                          (force_reset,))
     return out, s
+
+
+_MARGIN_S = 1e-6
+"""Decisions on a mapped time taken from a scalar estimate (``math.exp`` instead of numpy's
+exp) only when it is this far from the threshold; closer ones are recomputed exactly."""
+
+
+def _map_approx(p: ClockParams, prm: tuple[float, ...], x: float) -> float:
+    """A close (not bit-exact) scalar estimate of the map of rel device time x."""
+    _t_ref, out_ref, a, r, t0, e0, tau = prm
+    o = x * r + a + x + out_ref - p.latency_floor_s
+    if e0 != 0.0:
+        o += e0 * math.exp(-max(x - t0, 0.0) / tau)
+    return o
+
+
+def _map_exact(p: ClockParams, prm: tuple[float, ...], x: float) -> float:
+    """The map of rel device time x, bit-identical to mapping it within a packet."""
+    _t_ref, out_ref, a, r, t0, e0, tau = prm
+    return float(_map_rel_arr(p, out_ref, a, r, t0, e0, tau, np.array([x]))[0])
+
+
+def _check_many(t: NDArray[np.float64], counts: Sequence[int], t_obs: Sequence[float],
+                t_rx: Sequence[float]) -> None:
+    """Raise step()'s error for the first packet whose times are invalid."""
+    i = 0
+    for n, to, tr in zip(counts, t_obs, t_rx, strict=True):
+        if not (math.isfinite(to) and math.isfinite(tr)):
+            raise InputError(f"t_obs_dev_s and t_rx_s must be finite, got {to}, {tr}")
+        _check_times(t[i:i + n])
+        i += n
+
+
+def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
+              counts: Sequence[int], t_obs_dev_s: Sequence[float], t_rx_s: Sequence[float],
+              force_reset: Sequence[bool]) -> tuple[NDArray[np.float64], ClockState, list[int]]:
+    """:func:`step` for a run of packets at once: the same outputs and state, bit for bit.
+
+    The per-packet bookkeeping (envelope bins, fit, reset checks) runs on Python floats;
+    the samples are mapped in one vectorised pass at the end, each with the map its packet
+    would have used. Decisions that depend on a mapped time (the guard against a first
+    output at or below the last one) use a scalar estimate unless it is within
+    ``_MARGIN_S`` of the threshold, and mapped times that enter the state (the slew
+    residual, the last output before a re-anchoring) are computed exactly as step() would.
+
+    Args:
+        p: Clock settings.
+        s: State before the first packet.
+        t_dev_s: Device times of all the packets' samples, concatenated, shape (N,).
+        counts: Samples of each packet (sum N), each packet's strictly increasing.
+        t_obs_dev_s: Each packet's observation device time, seconds.
+        t_rx_s: Each packet's receive time, session seconds.
+        force_reset: Each packet's ``force_reset``.
+
+    Returns:
+        Session times of all samples, shape (N,); the state after the last packet; and
+        ``n_resets`` after each packet.
+
+    Raises:
+        InputError: If the arguments do not match or a time is invalid (then no packet
+            is consumed).
+    """
+    t = np.asarray(t_dev_s, dtype=np.float64)
+    m = len(counts)
+    if t.ndim != 1 or sum(counts) != t.shape[0] or not (
+            len(t_obs_dev_s) == len(t_rx_s) == len(force_reset) == m):
+        raise InputError(f"t_dev_s must have shape (sum(counts),) and one t_obs_dev_s, t_rx_s "
+                         f"and force_reset per packet; got {t.shape}, {m} counts, "
+                         f"{len(t_obs_dev_s)}, {len(t_rx_s)}, {len(force_reset)}")
+    ends = list(itertools.accumulate(counts))
+    # strictly increasing (NaN compares False) within each packet and finite ends =>
+    # all finite
+    ok = all(math.isfinite(v) for v in itertools.chain(t_obs_dev_s, t_rx_s))
+    if ok and t.shape[0]:
+        inc = t[1:] > t[:-1]
+        bounds = [e - 1 for e in ends[:-1] if 0 < e < t.shape[0]]
+        if bounds:
+            inc[bounds] = True
+        ok = (math.isfinite(float(t[0])) and math.isfinite(float(t[-1]))
+              and bool(inc.all()))
+        if ok:
+            nz = [e - 1 for e, n in zip(ends, counts, strict=True) if n]
+            ok = bool(np.isfinite(t[nz]).all())
+    if not ok:
+        _check_many(t, counts, t_obs_dev_s, t_rx_s)
+    lasts = t[[e - 1 if n else 0 for e, n in zip(ends, counts, strict=True)]].tolist() \
+        if t.shape[0] else [0.0] * m
+    firsts = t[[e - n if n else 0 for e, n in zip(ends, counts, strict=True)]].tolist() \
+        if t.shape[0] else [0.0] * m
+    anchored = s.anchored
+    t_ref, out_ref = s.t_ref_dev_s, s.out_ref_s
+    ids, bt, by = s.bin_ids, s.bin_t_s, s.bin_y_s
+    a, r = s.fit_a_s, s.fit_drift
+    t0, e0, tau = s.res_t0_s, s.res_e0_s, s.res_tau_s
+    last_obs, last_sample, n_obs, n_resets = s.last_obs_s, s.last_sample_s, s.n_obs, s.n_resets
+    # last_out_s: exact value, or (params, x) to compute it from, plus a scalar estimate
+    last_out: float | None = s.last_out_s
+    last_out_src: tuple[tuple[float, ...], float] = ((0.0,) * 7, 0.0)
+    last_out_est = s.last_out_s
+    floor, bin_s, thresh = p.latency_floor_s, p.bin_s, p.reset_thresh_s
+    n_keep = math.ceil(p.window_s / p.bin_s)
+    prms: list[tuple[float, ...]] = []
+    resets: list[int] = []
+
+    def exact_last_out() -> float:
+        nonlocal last_out
+        if last_out is None:
+            last_out = _map_exact(p, *last_out_src)
+        return last_out
+
+    for k in range(m):
+        n = counts[k]
+        t_first, t_last = firsts[k], lasts[k]
+        t_obs, t_rx = t_obs_dev_s[k], t_rx_s[k]
+        reset: bool | None = None
+        if not anchored:
+            reset = False
+        else:
+            t_rel = t_obs - t_ref
+            y = (t_rx - out_ref) - t_rel
+            y_pred = a + r * t_rel
+            first_rel = (t_first - t_ref) if n else t_rel
+            if (force_reset[k] or t_rel <= last_obs or first_rel <= last_sample
+                    or abs(y - y_pred) > thresh):
+                reset = True
+            elif n:
+                # guard against float rounding putting the first output at/below the last
+                prm = (t_ref, out_ref, a, r, t0, e0, tau)
+                o0 = _map_approx(p, prm, first_rel)
+                if abs(o0 - last_out_est) > _MARGIN_S * (1.0 + abs(last_out_est)):
+                    if o0 <= last_out_est:
+                        reset = True
+                elif _map_exact(p, prm, first_rel) <= exact_last_out():
+                    reset = True
+        if reset is not None:  # anchor (first packet) or re-anchor
+            cur = ClockState(anchored, t_ref, out_ref, ids, bt, by, a, r, t0, e0, tau,
+                             last_obs, last_sample, exact_last_out(), n_obs, n_resets)
+            nxt = _anchor(p, cur, (t_first - t_obs) if n else 0.0, t_obs, t_rx,
+                          is_reset=reset)
+            anchored, t_ref, out_ref = True, nxt.t_ref_dev_s, nxt.out_ref_s
+            ids, bt, by = nxt.bin_ids, nxt.bin_t_s, nxt.bin_y_s
+            a, r, t0, e0, tau = (nxt.fit_a_s, nxt.fit_drift, nxt.res_t0_s, nxt.res_e0_s,
+                                 nxt.res_tau_s)
+            last_obs, last_sample, n_resets = nxt.last_obs_s, nxt.last_sample_s, nxt.n_resets
+        prm = (t_ref, out_ref, a, r, t0, e0, tau)
+        prms.append(prm)
+        t_rel = t_obs - t_ref
+        if n:
+            last_sample = t_last - t_ref
+            last_out, last_out_src = None, (prm, last_sample)
+            last_out_est = _map_approx(p, prm, last_sample)
+        # _observe, on locals
+        y = (t_rx - out_ref) - t_rel
+        bid = math.floor(t_rel / bin_s)
+        changed = True
+        if ids and ids[-1] == bid:
+            if y < by[-1]:
+                bt, by = bt[:-1] + (t_rel,), by[:-1] + (y,)
+            else:
+                changed = False
+        else:
+            ids, bt, by = ids + (bid,), bt + (t_rel,), by + (y,)
+            keep_from = bid - n_keep
+            j = 0
+            while ids[j] <= keep_from:
+                j += 1
+            if j:
+                ids, bt, by = ids[j:], bt[j:], by[j:]
+        if changed:
+            a, r = _fit(p, bt, by, r)
+            mapped_obs = (exact_last_out() if n and t_last == t_obs
+                          else _map_exact(p, prm, t_rel))
+            target = out_ref + (t_rel + (a + r * t_rel)) - floor
+            e0 = mapped_obs - target
+            tau = max(p.slew_time_s, abs(e0) / (p.max_slew_ppm * _PPM))
+            t0 = t_rel
+        last_obs = t_rel
+        n_obs += 1
+        resets.append(n_resets)
+    out = _map_many(p, t, counts, prms)
+    if last_out is None:  # the last packet with samples: its last output, as mapped
+        last_out = float(out[ends[max(k for k in range(m) if counts[k])] - 1])
+    state = ClockState(anchored=anchored, t_ref_dev_s=t_ref, out_ref_s=out_ref, bin_ids=ids,
+                       bin_t_s=bt, bin_y_s=by, fit_a_s=a, fit_drift=r, res_t0_s=t0,
+                       res_e0_s=e0, res_tau_s=tau, last_obs_s=last_obs,
+                       last_sample_s=last_sample, last_out_s=last_out, n_obs=n_obs,
+                       n_resets=n_resets)
+    return out, state, resets
+
+
+def _map_many(p: ClockParams, t: NDArray[np.float64], counts: Sequence[int],
+              prms: list[tuple[float, ...]]) -> NDArray[np.float64]:
+    """Map each packet's samples with its own map, in one pass; as _map_rel per packet."""
+    if len(prms) == 1:
+        t_ref, out_ref, a, r, t0, e0, tau = prms[0]
+        return _map_rel_arr(p, out_ref, a, r, t0, e0, tau, t - t_ref)
+    # a packet without residual adds exp(-0.0) * 0.0 = +0.0, as _map_rel's `out += 0.0`
+    cols: NDArray[np.float64] = np.array([(t_ref, out_ref, a, r, t0, e0 if e0 != 0.0 else 0.0,
+                      tau if e0 != 0.0 else math.inf)
+                     for t_ref, out_ref, a, r, t0, e0, tau in prms]).T
+    t_ref_v, out_ref_v, a_v, r_v, t0_v, e0_v, tau_v = np.repeat(cols, counts, axis=1)
+    t_rel: NDArray[np.float64] = t - t_ref_v
+    out: NDArray[np.float64] = t_rel * r_v
+    out += a_v
+    out += t_rel
+    out += out_ref_v
+    if p.latency_floor_s != 0.0:
+        out -= p.latency_floor_s
+    res = t_rel - t0_v
+    np.maximum(res, 0.0, out=res)
+    res /= -tau_v
+    np.exp(res, out=res)
+    res *= e0_v
+    out += res
+    return out
 
 
 def run_batch(p: ClockParams, t_obs_dev_s: NDArray[np.float64], t_rx_s: NDArray[np.float64]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,11 +31,76 @@ explain (and at least two notifications' worth) is taken as lost notifications."
 
 
 @functools.lru_cache(maxsize=32)
+def _last_offset_s(n: int, fs_hz: float) -> float:
+    """The last sample offset (n - 1) / fs_hz as a float (as numpy computes it)."""
+    return float(_sample_offsets_s(n, fs_hz)[-1])
+
+
+@functools.lru_cache(maxsize=32)
 def _sample_offsets_s(n: int, fs_hz: float) -> NDArray[np.float64]:
     """Sample offsets i / fs_hz, i = 0..n-1, in s (read-only: shared between packets)."""
     off = np.arange(n, dtype=np.float64) / fs_hz
     off.setflags(write=False)
     return off
+
+
+_Imu6 = tuple[int, int, NDArray[np.float64], NDArray[np.float64]]
+
+
+def _movesense_imu6_many(pkts: Sequence[RawPacket]) -> dict[int, _Imu6]:
+    """Decode the plain IMU6 data notifications of a run of packets in one pass.
+
+    What ``decode_notification`` + ``decode_imu6`` + ``mps2_to_g`` give for each packet
+    (elementwise the same operations, so bit-identical), for data notifications of a length
+    shared by at least two packets and holding only finite floats; everything else is left
+    to the per-packet path.
+
+    Returns:
+        Position in ``pkts`` -> (timestamp ms, n, acc in g (n, 3), gyro in deg/s (n, 3)).
+    """
+    by_len: dict[int, list[int]] = {}
+    for i, pkt in enumerate(pkts):
+        d = pkt.payload
+        size = len(d)
+        if (size > 6 and d[0] == movesense.NOTIFY_DATA and not (size - 6) % 24
+                and pkt.char.lower() == movesense.NOTIFY_UUID):
+            by_len.setdefault(size, []).append(i)
+    out: dict[int, _Imu6] = {}
+    for size, idx in by_len.items():
+        if len(idx) < 2:
+            continue
+        n = (size - 6) // 24
+        rec = np.frombuffer(b"".join([pkts[i].payload for i in idx]), dtype=np.dtype(
+            [("head", "u1", (2,)), ("ts", "<u4"), ("f", "<f4", (6 * n,))]))
+        f32 = rec["f"]
+        ts = rec["ts"]
+        # check before casting: casting a signalling NaN warns (an error under -W error)
+        finite = np.isfinite(f32).all(axis=1)
+        if not bool(finite.all()):
+            idx = [i for i, ok in zip(idx, finite.tolist(), strict=True) if ok]
+            f32, ts = f32[finite], ts[finite]
+        vals = f32.astype(np.float64)
+        acc_g = units.mps2_to_g(vals[:, :3 * n])
+        for k, (i, t) in enumerate(zip(idx, ts.tolist(), strict=True)):
+            out[i] = (t, n, acc_g[k].reshape(n, 3), vals[k, 3 * n:].reshape(n, 3))
+    return out
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A decoded IMU frame waiting for its session times (see SensorDecoder._flush)."""
+
+    box: list[ImuBlock | HeartRate]
+    t_rx_s: float
+    t_dev_s: NDArray[np.float64]
+    t_obs_s: float
+    gap: bool
+    force_reset: bool
+    lost: int
+    n: int
+    acc_g: NDArray[np.float64]
+    gyr_dps: NDArray[np.float64] | None
+    base_s: float | None
 
 
 class SensorDecoder:
@@ -59,6 +126,8 @@ class SensorDecoder:
         reassembler: WitMotion packet reassembly (its counters say what was skipped).
         diy_config: The DIY board's config characteristic, once the driver stored it.
         n_seq_lost: DIY packets missing according to their sequence numbers.
+        batch_errors: Decode errors of the last :meth:`feed_many` call, with each packet's
+            position in its argument.
         last_t_dev_s: Device times of the last block's samples in seconds as the sensor
             counts them (DIY: its microsecond clock, unwrapped; WitMotion, which has no
             clock: samples since the first / fs_hz); None for the other kinds.
@@ -116,6 +185,8 @@ class SensorDecoder:
         self._prev_n = 0
         self._ref_dev: int = 0  # device time origin (ns or ms) for the clock's float seconds
         self._last_t_rx_s: float | None = None
+        self._pending: list[_Pending] = []
+        self.batch_errors: list[tuple[int, DecodeError]] = []
 
     # ------------------------------------------------------------------ public
 
@@ -129,33 +200,67 @@ class SensorDecoder:
             Zero or more decoded items: an :class:`ImuBlock` per IMU frame, a
             :class:`HeartRate` per Heart Rate Measurement.
         """
-        self.n_packets += 1
+        return self.feed_many((pkt,))[0]
+
+    def feed_many(self, pkts: Sequence[RawPacket]) -> list[list[ImuBlock | HeartRate]]:
+        """Decode a run of this sensor's packets, in order: :meth:`feed` for each, at once.
+
+        The IMU frames' device times are mapped to session time in one pass
+        (:func:`clock.step_many`), which gives bit for bit what feeding them one by one does.
+
+        Args:
+            pkts: Notifications as received, in receive order.
+
+        Returns:
+            What :meth:`feed` returns for each packet. The decode errors met are in
+            :attr:`batch_errors` (position in ``pkts``, error) until the next call.
+        """
+        self.batch_errors = []
+        out: list[list[ImuBlock | HeartRate]] = []
+        pre = (_movesense_imu6_many(pkts) if self.kind == "movesense" and len(pkts) > 1
+               else {})
+        for i, pkt in enumerate(pkts):
+            self.n_packets += 1
+            try:
+                imu = pre.get(i)
+                items = (self._movesense_imu(pkt, *imu) if imu is not None
+                         else self._feed_one(pkt))
+            except DecodeError as exc:
+                self.n_decode_errors += 1
+                self.last_error = DecodeError(self.n_packets - 1, exc.reason)
+                self.batch_errors.append((len(out), self.last_error))
+                items = []
+            out.append(items)
+        if self._pending:
+            self._flush()
+        return out
+
+    def _feed_one(self, pkt: RawPacket) -> list[ImuBlock | HeartRate]:
         char = pkt.char.lower()
-        try:
-            if self.kind == "polar_h10":
-                if char == polar_h10.PMD_DATA_UUID:
-                    return self._polar_data(pkt)
-                if char in (polar_h10.HR_MEASUREMENT_UUID,
-                            polar_h10.HR_MEASUREMENT_UUID_LEGACY):
-                    m = polar_h10.decode_hr_measurement(pkt.payload)
-                    return [HeartRate(t_s=pkt.t_rx_s, hr_bpm=float(m.hr_bpm), rr_ms=m.rr_ms)]
-                if char == polar_h10.PMD_CP_UUID:
-                    self._polar_cp(pkt.payload)
-                    return []
-            elif self.kind == "movesense":
-                if char == movesense.NOTIFY_UUID:
-                    return self._movesense(pkt)
-            elif self.kind == "witmotion":
-                if char == witmotion.NOTIFY_UUID:
-                    return self._witmotion(pkt)
-            elif char == diy_profile.DATA_UUID:
-                return self._diy(pkt)
-            elif char == diy_profile.CONFIG_UUID:
-                self.diy_config = diy_profile.decode_config(pkt.payload)
+        if self.kind == "polar_h10":
+            if char == polar_h10.PMD_DATA_UUID:
+                return self._polar_data(pkt)
+            if char in (polar_h10.HR_MEASUREMENT_UUID,
+                        polar_h10.HR_MEASUREMENT_UUID_LEGACY):
+                m = polar_h10.decode_hr_measurement(pkt.payload)
+                return [HeartRate(t_s=pkt.t_rx_s, hr_bpm=float(m.hr_bpm), rr_ms=m.rr_ms)]
+            if char == polar_h10.PMD_CP_UUID:
+                self._polar_cp(pkt.payload)
                 return []
-        except DecodeError as exc:
-            self.n_decode_errors += 1
-            self.last_error = DecodeError(self.n_packets - 1, exc.reason)
+        elif self.kind == "movesense":
+            if char == movesense.NOTIFY_UUID:
+                return self._movesense(pkt)
+        elif self.kind == "witmotion":
+            if char == witmotion.NOTIFY_UUID:
+                out = self._witmotion(pkt)
+                self._flush()  # its next packet reads the receive time _flush records
+                return out
+        elif char == diy_profile.DATA_UUID:
+            out = self._diy(pkt)
+            self._flush()
+            return out
+        elif char == diy_profile.CONFIG_UUID:
+            self.diy_config = diy_profile.decode_config(pkt.payload)
             return []
         self.n_unknown_char += 1
         return []
@@ -215,14 +320,20 @@ class SensorDecoder:
             self.n_ignored += 1  # IMU6 packets fit one notification at the MTUs we use
             return []
         imu = movesense.decode_imu6(note.payload)
-        n = imu.n
-        ts, lost, force_reset = self._u32_clock(imu.timestamp_ms, n, 1000.0)
+        return self._movesense_imu(pkt, imu.timestamp_ms, imu.n, units.mps2_to_g(imu.acc_mps2),
+                                   imu.gyr_dps)
+
+    def _movesense_imu(self, pkt: RawPacket, timestamp_ms: int, n: int,
+                       acc_g: NDArray[np.float64], gyr_dps: NDArray[np.float64]
+                       ) -> list[ImuBlock | HeartRate]:
+        ts, lost, force_reset = self._u32_clock(timestamp_ms, n, 1000.0)
         gap = force_reset or lost > 0
         base_s = (ts - self._ref_dev) / 1000.0
-        t_dev_s = base_s + _sample_offsets_s(n, self.fs_hz)
-        t_obs_s = float(t_dev_s[-1])
-        acc_g = units.mps2_to_g(imu.acc_mps2)
-        return self._emit(pkt, t_dev_s, t_obs_s, gap, force_reset, lost, n, acc_g, imu.gyr_dps)
+        off = _sample_offsets_s(n, self.fs_hz)
+        # the samples' device times base_s + off are formed in _flush, for all frames at once
+        t_obs_s = base_s + _last_offset_s(n, self.fs_hz)
+        return self._emit(pkt, off, t_obs_s, gap, force_reset, lost, n, acc_g, gyr_dps,
+                          base_s)
 
     def _witmotion(self, pkt: RawPacket) -> list[ImuBlock | HeartRate]:
         data = self.reassembler.feed(pkt.payload)
@@ -290,24 +401,55 @@ class SensorDecoder:
 
     def _emit(self, pkt: RawPacket, t_dev_s: NDArray[np.float64], t_obs_s: float, gap: bool,
               force_reset: bool, lost: int, n: int, acc_g: NDArray[np.float64],
-              gyr_dps: NDArray[np.float64] | None) -> list[ImuBlock | HeartRate]:
-        """Map device times to session time, assign seq and build the block."""
+              gyr_dps: NDArray[np.float64] | None, base_s: float | None = None
+              ) -> list[ImuBlock | HeartRate]:
+        """Queue a frame for :meth:`_flush`, which fills the returned list with its block.
+
+        The frame's device times are ``t_dev_s``, or ``base_s + t_dev_s`` if base_s is given.
+        """
+        box: list[ImuBlock | HeartRate] = []
+        self._pending.append(_Pending(box, pkt.t_rx_s, t_dev_s, t_obs_s, gap, force_reset,
+                                      lost, n, acc_g, gyr_dps, base_s))
+        return box
+
+    def _flush(self) -> None:
+        """Map the queued frames' device times to session time, assign seq, build blocks."""
+        pend, self._pending = self._pending, []
+        if not pend:
+            return
+        bases = [q.base_s for q in pend]
+        if None not in bases:
+            # elementwise base + offset, as adding each frame's base to its offsets would
+            t_dev = (np.concatenate([q.t_dev_s for q in pend])
+                     + np.repeat(np.array(bases, dtype=np.float64), [q.n for q in pend]))
+        else:
+            t_dev = np.concatenate([q.t_dev_s if q.base_s is None else q.base_s + q.t_dev_s
+                                    for q in pend])
         resets = self.clock_state.n_resets
-        first = self._last_t_rx_s is None
-        t_s, self.clock_state = clock.step(self.clock_params, self.clock_state, t_dev_s,
-                                           t_obs_s, pkt.t_rx_s, force_reset=force_reset)
-        if self.clock_state.n_resets > resets and self._last_t_rx_s is not None:
-            # the device clock cannot be trusted across a reset: estimate the loss from
-            # host receive times instead
-            gap = True
-            lost = max(0, round((pkt.t_rx_s - self._last_t_rx_s) * self.fs_hz) - n)
-        if gap and not first:
-            self.n_gaps += 1
-            self.n_samples_lost += lost
-        seq = self._next_seq + lost
-        self._next_seq = seq + n
-        self._last_t_rx_s = pkt.t_rx_s
-        # every field is valid by construction (the clock map keeps t_s strictly
-        # increasing; the device decoders return (n, 3) arrays): skip ImuBlock's checks
-        return [ImuBlock.unchecked(self.role, self.fs_hz, seq, t_s, acc_g, gyr_dps,
-                                   gap and not first)]
+        t_all, self.clock_state, n_resets = clock.step_many(
+            self.clock_params, self.clock_state, t_dev, [q.n for q in pend],
+            [q.t_obs_s for q in pend], [q.t_rx_s for q in pend],
+            [q.force_reset for q in pend])
+        i = 0
+        for q, now in zip(pend, n_resets, strict=True):
+            n = q.n
+            t_s = t_all[i:i + n] if len(pend) > 1 else t_all
+            i += n
+            gap, lost = q.gap, q.lost
+            first = self._last_t_rx_s is None
+            if now > resets and self._last_t_rx_s is not None:
+                # the device clock cannot be trusted across a reset: estimate the loss from
+                # host receive times instead
+                gap = True
+                lost = max(0, round((q.t_rx_s - self._last_t_rx_s) * self.fs_hz) - n)
+            resets = now
+            if gap and not first:
+                self.n_gaps += 1
+                self.n_samples_lost += lost
+            seq = self._next_seq + lost
+            self._next_seq = seq + n
+            self._last_t_rx_s = q.t_rx_s
+            # every field is valid by construction (the clock map keeps t_s strictly
+            # increasing; the device decoders return (n, 3) arrays): skip ImuBlock's checks
+            q.box.append(ImuBlock.unchecked(self.role, self.fs_hz, seq, t_s, q.acc_g,
+                                            q.gyr_dps, gap and not first))

@@ -364,8 +364,12 @@ def _contact(p: GaitParams, s: GaitState, j: int, delay: int
         if den < 0:
             off = float(np.clip(0.5 * (y[jj - 1] - y[jj + 1]) / den, -0.5, 0.5))
     t = float(s.t_s[i]) + off / p.fs_hz
-    # chain of consecutive contacts
+    # chain of consecutive contacts; a step over gap-filled samples may hide a lost contact,
+    # so the chain restarts after it (no stride, step or side spans a gap)
     keep = (s.ic_t_s.shape[0] > 0 and t - float(s.ic_t_s[-1]) <= p.max_step_s)
+    if keep:
+        i_prev = int(s.ic_n[-1]) - n_buf0
+        keep = i_prev >= 0 and not bool(s.filled[i_prev: i + 1].any())
     ic_t = s.ic_t_s if keep else np.zeros(0)
     ic_n = s.ic_n if keep else np.zeros(0, np.int64)
     ic_side = s.ic_side if keep else ()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -167,7 +168,8 @@ def step(p: RegridParams, s: RegridState, blocks: Sequence[ImuBlock]
     ts: list[NDArray[np.float64]] = []
     accs: list[NDArray[np.float64]] = []
     gyrs: list[NDArray[np.float64]] = []
-    idxs: list[NDArray[np.int64]] = []
+    # sample indices: a (first index, length) run per piece, or the kept indices
+    idxs: list[tuple[int, int] | NDArray[np.int64]] = []
     fills: list[tuple[int, int]] = []  # (start row, length) of filled runs
     resets: list[int] = []  # rows flagged reset
     total = 0
@@ -214,7 +216,7 @@ def step(p: RegridParams, s: RegridState, blocks: Sequence[ImuBlock]
                     accs.append(np.broadcast_to(last_acc, (missing, 3)).copy())
                     if has_gyro:
                         gyrs.append(np.broadcast_to(last_gyr, (missing, 3)).copy())
-                    idxs.append(np.arange(next_seq, seq0, dtype=np.int64))
+                    idxs.append((next_seq, missing))
                     fills.append((total, missing))
                     total += missing
                     n_filled += missing
@@ -225,7 +227,7 @@ def step(p: RegridParams, s: RegridState, blocks: Sequence[ImuBlock]
         accs.append(acc)
         if gyr is not None:
             gyrs.append(gyr)
-        idxs.append(np.arange(seq0, seq0 + n, dtype=np.int64) if idx is None else idx)
+        idxs.append((seq0, n) if idx is None else idx)
         total += n
         started = True
         next_seq = seq0 + n
@@ -247,12 +249,30 @@ def step(p: RegridParams, s: RegridState, blocks: Sequence[ImuBlock]
     if resets:
         reset[resets] = True
     if len(ts) == 1:
-        out = Samples(ts[0], accs[0], gyrs[0] if has_gyro else None, idxs[0], filled, reset)
+        out = Samples(ts[0], accs[0], gyrs[0] if has_gyro else None, _indices(idxs, total),
+                      filled, reset)
     else:
         out = Samples(np.concatenate(ts), np.concatenate(accs),
-                      np.concatenate(gyrs) if has_gyro else None, np.concatenate(idxs),
+                      np.concatenate(gyrs) if has_gyro else None, _indices(idxs, total),
                       filled, reset)
     return out, new
+
+
+def _indices(pieces: list[tuple[int, int] | NDArray[np.int64]], total: int
+             ) -> NDArray[np.int64]:
+    """The sample indices of the pieces, concatenated: one arange plus a per-run offset."""
+    if all(isinstance(q, tuple) for q in pieces):
+        runs = cast(list[tuple[int, int]], pieces)
+        pos = 0
+        offs = []
+        for first, n in runs:
+            offs.append(first - pos)
+            pos += n
+        out = np.arange(total, dtype=np.int64)
+        out += np.repeat(np.array(offs, dtype=np.int64), [n for _, n in runs])
+        return out
+    return np.concatenate([np.arange(q[0], q[0] + q[1], dtype=np.int64) if isinstance(q, tuple)
+                           else q for q in pieces])
 
 
 def run_batch(p: RegridParams, blocks: Sequence[ImuBlock]) -> Samples:

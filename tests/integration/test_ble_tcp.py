@@ -194,7 +194,7 @@ def test_run_with_a_diy_board_named_in_the_config(tmp_path):
         cfg = tmp_path / "c.toml"
         cfg.write_text('[sensors.sacrum]\nkind = "diy"\nrate_hz = 104.0\n')
         r = subprocess.run([*BF, "-c", str(cfg), "--dir", str(tmp_path), "run", "--chest",
-                            "Polar H10", "--sacrum", "BF-DIY", "--minutes", "0.2", "--quiet",
+                            "Polar H10", "--sacrum", "BF-DIY", "--minutes", "0.4", "--quiet",
                             "--bumble", f"tcp-client:127.0.0.1:{port}"],
                            capture_output=True, text=True, timeout=180)
         assert r.returncode == 0, r.stderr
@@ -204,7 +204,9 @@ def test_run_with_a_diy_board_named_in_the_config(tmp_path):
             kinds = {s.role: s.kind for s in rd.info.sensors}
             chars = [p.char for p in rd.iter_raw() if p.sensor == "sacrum"]
         assert kinds == {"chest": "polar_h10", "sacrum": "diy"}
-        assert chars[0] == diy.CONFIG_UUID and chars.count(diy.DATA_UUID) > 50
+        # 24 s of session; connecting both boards over the TCP controller can take a good
+        # part of it on a loaded machine, so ask for a few seconds of streaming, not all
+        assert chars[0] == diy.CONFIG_UUID and chars.count(diy.DATA_UUID) > 30
         # a board whose rate is not the config's is refused with one clear line
         cfg.write_text('[sensors.sacrum]\nkind = "diy"\nrate_hz = 100.0\n')
         r = subprocess.run([*BF, "-c", str(cfg), "--dir", str(tmp_path / "b"), "run",

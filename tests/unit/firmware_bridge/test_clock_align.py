@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -133,3 +134,66 @@ def test_empty_samples_and_validation() -> None:
         C.to_session(p, C.init_state(p), np.array([1.0]))
     with pytest.raises(InputError, match="bin_s"):
         C.ClockParams(bin_s=0.0)
+
+
+def _packets(seed: int) -> list[tuple[np.ndarray, float, float, bool]]:
+    """Packets of 0, 1, 8 or 36 samples, with backward steps, jumps, spikes, forced resets."""
+    rng = np.random.default_rng(seed)
+    fs = float(rng.choice([52.0, 200.0, 208.0]))
+    t, tr = 100.0 * rng.random(), 0.0
+    pk = []
+    for _ in range(int(rng.integers(100, 600))):
+        n = int(rng.choice([0, 1, 8, 36]))
+        if rng.random() < 0.01:
+            t -= rng.uniform(0, 100)
+        if rng.random() < 0.01:
+            t += rng.uniform(0, 30)
+        td = t + np.arange(n) / fs
+        t += max(n, 1) / fs * (1 + 1e-4)
+        tr += max(n, 1) / fs
+        lat = rng.uniform(0.005, 0.05) + (rng.exponential(0.3) if rng.random() < .02 else 0)
+        obs = float(td[-1]) if n and rng.random() < .8 else t
+        pk.append((td, obs, tr + lat, bool(rng.random() < 0.005)))
+    return pk
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10**6), floor=st.sampled_from([0.0, 0.004]),
+       cuts=st.lists(st.integers(1, 150), min_size=1, max_size=30))
+def test_step_many_equals_step_per_packet(seed: int, floor: float, cuts: list[int]) -> None:
+    p = C.ClockParams(latency_floor_s=floor)
+    pk = _packets(seed)
+    s1 = C.init_state(p)
+    ref, n_resets = [], []
+    for td, obs, rx, force in pk:
+        o, s1 = C.step(p, s1, td, obs, rx, force_reset=force)
+        ref.append(o)
+        n_resets.append(s1.n_resets)
+    s2, outs, got_resets, i, k = C.init_state(p), [], [], 0, 0
+    while i < len(pk):
+        chunk = pk[i:i + cuts[k % len(cuts)]]
+        o, s2, r = C.step_many(p, s2, np.concatenate([c[0] for c in chunk]),
+                               [c[0].size for c in chunk], [c[1] for c in chunk],
+                               [c[2] for c in chunk], [c[3] for c in chunk])
+        outs.append(o)
+        got_resets += r
+        i, k = i + len(chunk), k + 1
+    np.testing.assert_array_equal(np.concatenate(outs), np.concatenate(ref))
+    assert repr(dataclasses.asdict(s2)) == repr(dataclasses.asdict(s1))
+    assert got_resets == n_resets
+
+
+def test_step_many_validation_consumes_nothing() -> None:
+    p = C.ClockParams()
+    _, s = C.step(p, C.init_state(p), np.array([1.0, 2.0]), 2.0, 1.0)
+    with pytest.raises(InputError, match="strictly increasing"):
+        C.step_many(p, s, np.array([3.0, 4.0, 5.0, 5.0]), [2, 2], [4.0, 5.0], [2.0, 3.0],
+                    [False, False])
+    with pytest.raises(InputError, match="finite"):
+        C.step_many(p, s, np.array([3.0]), [1], [3.0], [math.nan], [False])
+    with pytest.raises(InputError, match="per packet"):
+        C.step_many(p, s, np.array([3.0]), [2], [3.0], [2.0], [False])
+    # a packet boundary may step back (that is a reset, not invalid input)
+    o, s2, r = C.step_many(p, s, np.array([3.0, 4.0, 0.5, 0.6]), [2, 2], [4.0, 0.6],
+                           [2.0, 3.0], [False, False])
+    assert r == [0, 1] and np.all(np.diff(o) > 0)

@@ -193,3 +193,81 @@ def test_random_packets_never_raise(pkts: list[tuple[float, str, bytes]], kind: 
                 assert np.all(np.isfinite(item.t_s))
                 assert item.t_s[0] > last
                 last = float(item.t_s[-1])
+
+
+def _mangled_stream(seed: int) -> list[RawPacket]:
+    """Movesense and Polar packets with corrupt, cut, non-finite and clock-jumping ones."""
+    rng = np.random.default_rng(seed)
+    pol, _, _ = polar_frames(60, seed=seed)
+    ms = []
+    t_ms = 5_000
+    for k in range(400):
+        n = 8 if rng.random() < 0.9 else 4
+        acc = rng.normal(0, 5, (n, 3))
+        gyr = rng.normal(0, 50, (n, 3))
+        if rng.random() < 0.01:
+            t_ms = int(rng.integers(0, 2**32))  # a reboot or a wild jump
+        ms.append(RawPacket(k * 8 / 208 + rng.uniform(0.005, 0.05), "sacrum", M.NOTIFY_UUID,
+                            M.encode_imu6_data(1, t_ms, acc, gyr)))
+        t_ms += round(n * 1000 / 208) + (200 if rng.random() < 0.01 else 0)
+    out = []
+    for p in sorted(pol + ms, key=lambda q: q.t_rx_s):
+        u = rng.random()
+        data = bytearray(p.payload)
+        if u < 0.02:
+            data[int(rng.integers(len(data)))] = int(rng.integers(256))
+        elif u < 0.03:
+            data = data[:int(rng.integers(len(data) + 1))]
+        elif u < 0.04 and p.sensor == "sacrum":
+            data[6:10] = b"\xff\xff\xc0\x7f"  # NaN
+        elif u < 0.05 and p.sensor == "sacrum":
+            data = bytearray(M.encode_result(1, 200))
+        out.append(RawPacket(p.t_rx_s, p.sensor, p.char, bytes(data)))
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_feed_many_equals_feed(seed: int) -> None:
+    pkts = _mangled_stream(seed)
+    one = {r: SensorDecoder(r, k, f) for r, k, f in (("chest", "polar_h10", FS),
+                                                     ("sacrum", "movesense", 208.0))}
+    many = {r: SensorDecoder(r, d.kind, d.fs_hz) for r, d in one.items()}
+    ref = [(p.sensor, one[p.sensor].feed(p), one[p.sensor].n_decode_errors) for p in pkts]
+    rng = np.random.default_rng(seed)
+    got: list[tuple[str, list[ImuBlock | HeartRate], int]] = []
+    i = 0
+    while i < len(pkts):
+        chunk = pkts[i:i + int(rng.integers(1, 120))]
+        for role in ("chest", "sacrum"):
+            mine = [p for p in chunk if p.sensor == role]
+            dec = many[role]
+            n0 = dec.n_decode_errors
+            res = dec.feed_many(mine)
+            errs = {j: e for j, e in dec.batch_errors}
+            assert dec.n_decode_errors - n0 == len(errs)
+            for j, items in enumerate(res):
+                n0 += j in errs
+                got.append((role, items, n0))
+        i += len(chunk)
+    key = {"chest": 0, "sacrum": 1}
+    ref.sort(key=lambda r: key[r[0]])  # stable: each sensor's own order
+    got.sort(key=lambda r: key[r[0]])
+    assert len(got) == len(ref)
+    assert sum(r[2] for r in ref) > 0
+    for (r1, a, e1), (r2, b, e2) in zip(ref, got, strict=True):
+        assert (r1, e1, len(a)) == (r2, e2, len(b))
+        for x, y in zip(a, b, strict=True):
+            if isinstance(x, ImuBlock):
+                assert isinstance(y, ImuBlock)
+                assert (x.seq, x.gap, x.fs_hz) == (y.seq, y.gap, y.fs_hz)
+                assert_array_equal(x.t_s, y.t_s)
+                assert_array_equal(x.acc_g, y.acc_g)
+                assert (x.gyr_dps is None) == (y.gyr_dps is None)
+                if x.gyr_dps is not None:
+                    assert_array_equal(x.gyr_dps, y.gyr_dps)
+            else:
+                assert x == y
+    for role in one:
+        assert repr(one[role].clock_state) == repr(many[role].clock_state)
+        assert one[role].n_gaps == many[role].n_gaps
+        assert one[role].n_samples_lost == many[role].n_samples_lost
