@@ -511,7 +511,8 @@ def _alerts(d: ReportData) -> str:
            "<th class=text>cue</th></tr>"]
     for a in d.alerts:
         causes = "<br>".join(
-            html.escape(f"{c.name.replace('_', ' ')}: {c.value:.1f} {c.unit} "
+            html.escape(f"{c.name.replace('_', ' ')}: {c.value:.1f} "
+                        f"{'%' if c.unit == 'pct' else c.unit} "
                         f"(your baseline {c.baseline:.1f}, limit {c.threshold:.1f})")
             for c in a.causes)
         out.append(f"<tr><td>{_clock(a.t_s)}</td><td>{a.severity}</td>"
