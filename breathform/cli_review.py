@@ -21,7 +21,7 @@ def _session_path(args: argparse.Namespace, cfg: config_mod.Config) -> Path:
 
 # ----------------------------------------------------------------------------- push
 def cmd_push(args: argparse.Namespace, cfg: config_mod.Config, console: Console) -> int:
-    """Write a recorded session's metrics and alerts to InfluxDB, with a progress bar."""
+    """Write a recorded session's metrics, alerts and strides to InfluxDB, with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from breathform.sinks.influx import open_writer, read_token, session_lines, settings
@@ -29,8 +29,8 @@ def cmd_push(args: argparse.Namespace, cfg: config_mod.Config, console: Console)
 
     path = _session_path(args, cfg)
     with SessionReader(path) as r:
-        info, metrics, alerts = r.info, r.metrics(), r.alerts()
-    lines = list(session_lines(info, metrics, alerts))
+        info, metrics, alerts, strides = r.info, r.metrics(), r.alerts(), r.strides()
+    lines = list(session_lines(info, metrics, alerts, strides))
     st = settings(args, cfg)
     if args.batch_size is not None:
         if args.batch_size < 1:
@@ -103,7 +103,8 @@ def add_review_commands(sub: Any, common: argparse.ArgumentParser, epilog: str) 
 
     p = sub.add_parser("push", parents=[common],
                        help="write a recorded session to InfluxDB",
-                       description="Write a session's 1 Hz metrics and alerts to InfluxDB "
+                       description="Write a session's 1 Hz metrics, alerts and per-stride gait to "
+                       "InfluxDB "
                        "(schema: breathform/sinks/influx.py). Pushing twice, or pushing a "
                        "session that was streamed live, creates no duplicates. The token is "
                        "read from $BREATHFORM_INFLUX_TOKEN.", epilog=epilog)

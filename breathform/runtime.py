@@ -178,8 +178,21 @@ class SilenceWatch:
         return events
 
 
+@dataclass(frozen=True, slots=True)
+class _Wants:
+    """What a sink receives besides metrics and alerts."""
+
+    blocks: bool
+    strides: bool
+
+    @staticmethod
+    def of(sink: Sink) -> _Wants:
+        return _Wants(bool(getattr(sink, "wants_blocks", False)),
+                      bool(getattr(sink, "wants_strides", False)))
+
+
 async def _process(proc: SessionProcessor, q: PacketQueue, writer: SessionWriter | None,
-                   sink_qs: Sequence[tuple[DropOldestQueue[SinkItem], bool]],
+                   sink_qs: Sequence[tuple[DropOldestQueue[SinkItem], _Wants]],
                    result: RunResult,
                    take_events: Callable[[], list[tuple[float, str, str]]] | None = None,
                    watch: SilenceWatch | None = None) -> None:
@@ -212,15 +225,17 @@ async def _process(proc: SessionProcessor, q: PacketQueue, writer: SessionWriter
         result.metrics.extend(out.metrics)
         result.alerts.extend(out.alerts)
         result.strides.extend(out.strides)
-        for sq, wants_blocks in sink_qs:
-            if wants_blocks:  # sinks that publish raw samples (LSL) get the IMU blocks too
-                bq = cast(DropOldestQueue[Any], sq)
+        for sq, wants in sink_qs:
+            if wants.blocks:  # sinks that publish raw samples (LSL) get the IMU blocks too
                 for b in out.blocks:
-                    bq.offer(b)
+                    cast(DropOldestQueue[Any], sq).offer(b)
             for m in out.metrics:
                 sq.offer(m)
             for a in out.alerts:
                 sq.offer(a)
+            if wants.strides:  # the per-stride table (InfluxDB)
+                for st in out.strides:
+                    cast(DropOldestQueue[Any], sq).offer(st)
         # Let the sinks and the pump run between batches, even at full speed.
         await asyncio.sleep(0)
 
@@ -263,8 +278,7 @@ async def run_session(source: PacketSource, cfg: Config, *, writer: SessionWrite
                                                                        strict=True)]
             tg.create_task(_pump(source, q, speed))
             await tg.create_task(_process(proc, q, writer, [
-                (sq, bool(getattr(snk, "wants_blocks", False)))
-                for snk, sq in zip(sinks, sink_qs, strict=True)], result,
+                (sq, _Wants.of(snk)) for snk, sq in zip(sinks, sink_qs, strict=True)], result,
                 getattr(source, "take_events", None),
                 SilenceWatch([s.role for s in source.sensors]) if source.live else None))
             for sq in sink_qs:

@@ -3,6 +3,7 @@
 The dashboard is built here as plain JSON (grafana-foundation-sdk has no InfluxDB query
 builder) with raw InfluxQL queries, which run on InfluxDB 1.8+, 2.x (through a DBRP mapping)
 and 3.x. Panels follow the schema of ``breathform.sinks.influx``: one time series per field,
+the per-stride stride time and vertical oscillation as points with one series per foot,
 alerts as annotations and in a table, and variables for the runner and the session.
 
 ``write_provisioning(folder)`` writes the layout Grafana's file provisioning expects::
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from breathform.errors import InputError
-from breathform.sinks.influx import FIELDS, FieldSpec
+from breathform.sinks.influx import FIELDS, STRIDE_FIELDS, FieldSpec
 
 DATASOURCE_UID = "breathform-influx"
 DASHBOARD_UID = "breathform-run"
@@ -35,7 +36,8 @@ _DS = {"type": "influxdb", "uid": DATASOURCE_UID}
 _WHERE = "\"runner\" =~ /^$runner$/ AND \"session\" =~ /^$session$/ AND $timeFilter"
 
 _UNITS = {"rate_bpm": "breaths/min", "hr_bpm": "bpm", "cadence_spm": "steps/min",
-          "depth_rel": "x resting", "strides_per_breath": "strides", "breath_quality": ""}
+          "depth_rel": "x resting", "strides_per_breath": "strides", "breath_quality": "",
+          "vertical_osc_cm": "cm"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +58,9 @@ class PanelQuery:
 
 
 def _field_query(f: FieldSpec) -> str:
+    by = ', "side"' if f.measurement == "strides" else ""  # one series per foot
     return (f'SELECT mean("{f.name}") AS "{f.name}" FROM "{f.measurement}" WHERE {_WHERE} '
-            f"GROUP BY time($__interval) fill(none)")
+            f"GROUP BY time($__interval){by} fill(none)")
 
 
 ALERTS_TABLE_QUERY = (f'SELECT "severity", "climb", "text" FROM "alerts" WHERE {_WHERE}')
@@ -73,6 +76,9 @@ _ROWS: tuple[tuple[str, tuple[str, ...]], ...] = (
                  "pelvic_rotation_range_deg", "trunk_twist_range_deg")),
     ("Gait", ("cadence_spm",)),
 )
+
+_STRIDE_PANELS: tuple[str, ...] = ("stride_s", "vertical_osc_cm")
+"""Per-stride fields drawn in the "Strides" row, one series per foot (left/right asymmetry)."""
 
 
 def iter_queries(d: dict[str, Any]) -> list[PanelQuery]:
@@ -107,6 +113,10 @@ def _target(query: str, fmt: str = "time_series") -> dict[str, Any]:
 def _timeseries(pid: int, f: FieldSpec, x: int, y: int, w: int) -> dict[str, Any]:
     unit = f.unit if f.unit != "none" else "none"
     label = _UNITS.get(f.name, "")
+    # per-stride series are grouped by foot: name each after its side tag
+    shown = f"{f.title}, ${{__field.labels.side}}" if f.measurement == "strides" else f.title
+    draw = ({"drawStyle": "points", "showPoints": "always", "pointSize": 3}
+            if f.measurement == "strides" else {"drawStyle": "line", "showPoints": "never"})
     return {
         "id": pid, "type": "timeseries", "title": f.title,
         "description": f"{f.measurement}.{f.name} (sensor={f.sensor})",
@@ -114,9 +124,9 @@ def _timeseries(pid: int, f: FieldSpec, x: int, y: int, w: int) -> dict[str, Any
         "gridPos": {"x": x, "y": y, "w": w, "h": 8},
         "targets": [_target(_field_query(f))],
         "fieldConfig": {
-            "defaults": {"unit": unit, "displayName": f.title,
+            "defaults": {"unit": unit, "displayName": shown,
                          "custom": {"axisLabel": label, "lineWidth": 2, "spanNulls": False,
-                                    "drawStyle": "line", "showPoints": "never"}},
+                                    **draw}},
             "overrides": []},
         "options": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
                     "tooltip": {"mode": "single", "sort": "none"}},
@@ -175,6 +185,15 @@ def dashboard(title: str = "breathform: run review") -> dict[str, Any]:
             panels.append(_timeseries(pid, by_name[name], x=(i % 2) * 12, y=y + (i // 2) * 8,
                                       w=12))
         y += ((len(names) + 1) // 2) * 8
+    pid += 1
+    panels.append({"id": pid, "type": "row", "title": "Strides (per foot)", "collapsed": False,
+                   "gridPos": {"x": 0, "y": y, "w": 24, "h": 1}, "panels": []})
+    y += 1
+    by_stride = {f.name: f for f in STRIDE_FIELDS}
+    for i, name in enumerate(_STRIDE_PANELS):
+        pid += 1
+        panels.append(_timeseries(pid, by_stride[name], x=(i % 2) * 12, y=y + (i // 2) * 8,
+                                  w=12))
     return {
         "uid": DASHBOARD_UID,
         "title": title,

@@ -4,6 +4,7 @@ A sink drains its own bounded ``DropOldestQueue`` (oldest dropped when full, cou
 slow or dead sink never stalls acquisition or DSP. It receives every 1 Hz ``Metrics`` row
 and every ``Alert``; ``None`` ends the stream. A sink with ``wants_blocks = True`` also
 receives every decoded ``ImuBlock`` (raw samples, for LSL); size its queue for ~30 s of them.
+A sink with ``wants_strides = True`` also receives every per-stride ``Stride`` (InfluxDB).
 
 Optional sinks (MQTT, InfluxDB, LSL, ...) register a ``SinkFactory`` in ``FACTORIES``: it
 adds its own options to the run-like commands (``demo``, ``replay``, later ``run``) and

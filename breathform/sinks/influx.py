@@ -13,11 +13,14 @@ posture        runner, session, sensor     pelvic_tilt_deg, pelvic_drop_range_de
                                            (sensor=chest), lumbar_deg (sensor=fused)
 gait           runner, session, sensor     cadence_spm
                (sensor=sacrum)
+strides        runner, session, sensor,    stride_s, step_s, cadence_spm, vertical_osc_cm
+               side (L, R or ?)            (one point per stride, at its end)
 alerts         runner, session, kind       severity, climb, cue, causes, text
 =============  ==========================  ==============================================
 
-Tags are bounded: the pseudonymous runner id, the session id, the sensor role and the
-alert rule name. NaN estimates are left out (a point with no field is not written).
+Tags are bounded: the pseudonymous runner id, the session id, the sensor role, the foot
+of a stride and the alert rule name. NaN estimates are left out (a point with no field is
+not written).
 A point's identity is measurement + tags + timestamp: InfluxDB overwrites a point written
 twice with the same identity, so re-sending a batch whose answer was lost, or pushing a
 session that was already streamed live, creates no duplicates.
@@ -54,6 +57,7 @@ from rich.console import Console
 from breathform.config import Config
 from breathform.errors import SinkError
 from breathform.model import Alert, Metrics, SessionInfo
+from breathform.signal.gait import Stride
 
 if TYPE_CHECKING:  # base.py registers this module's factory: no runtime import back
     from breathform.queues import DropOldestQueue
@@ -105,7 +109,16 @@ FIELDS: tuple[FieldSpec, ...] = (
 )
 """Every numeric field, in dashboard order."""
 
-MEASUREMENTS: tuple[str, ...] = ("breathing", "posture", "gait", "alerts")
+STRIDE_FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("strides", "sacrum", "stride_s", "Stride time", "s"),
+    FieldSpec("strides", "sacrum", "step_s", "Step time", "s"),
+    FieldSpec("strides", "sacrum", "cadence_spm", "Cadence per stride", "none"),
+    FieldSpec("strides", "sacrum", "vertical_osc_cm", "Vertical oscillation per stride",
+              "none"),
+)
+"""The per-stride fields (``Stride`` attributes), one point per stride tagged by foot."""
+
+MEASUREMENTS: tuple[str, ...] = ("breathing", "posture", "gait", "strides", "alerts")
 ALERT_FIELDS: tuple[str, ...] = ("severity", "climb", "cue", "causes", "text")
 
 
@@ -196,13 +209,29 @@ def alert_lines(info: SessionInfo, a: Alert) -> list[str]:
                   "causes": causes, "text": alert_text(a)}, ts_utc_ns(info, a.t_s))]
 
 
+def stride_lines(info: SessionInfo, st: Stride) -> list[str]:
+    """The point of one stride (at its end, tagged by foot); NaN fields are left out."""
+    fields: dict[str, float | int | bool | str] = {}
+    for fs in STRIDE_FIELDS:
+        x = float(getattr(st, fs.name))
+        if math.isfinite(x):
+            fields[fs.name] = x
+    if not fields:
+        return []
+    return [line("strides", {"runner": info.runner_id, "session": info.session_id,
+                             "sensor": "sacrum", "side": st.side}, fields,
+                 ts_utc_ns(info, st.t_end_s))]
+
+
 def session_lines(info: SessionInfo, metrics: Iterable[Metrics],
-                  alerts: Iterable[Alert]) -> Iterator[str]:
-    """Every point of a recorded session: metrics rows, then alerts."""
+                  alerts: Iterable[Alert], strides: Iterable[Stride] = ()) -> Iterator[str]:
+    """Every point of a recorded session: metrics rows, then alerts, then strides."""
     for m in metrics:
         yield from metrics_lines(info, m)
     for a in alerts:
         yield from alert_lines(info, a)
+    for st in strides:
+        yield from stride_lines(info, st)
 
 
 # --------------------------------------------------------------------------- transport
@@ -585,7 +614,7 @@ class InfluxWriter:
 
 # --------------------------------------------------------------------------- live sink
 class InfluxSink:
-    """Live sink: every metrics row and alert to InfluxDB, batched, spooled when down.
+    """Live sink: every metrics row, alert and stride to InfluxDB, batched, spooled when down.
 
     Batches go out when ``batch_size`` lines are buffered or ``flush_s`` has passed. The
     HTTP calls run in a worker thread so they never block the event loop.
@@ -599,6 +628,7 @@ class InfluxSink:
     """
 
     name = "influx"
+    wants_strides = True
 
     def __init__(self, info: SessionInfo, writer: InfluxWriter, console: Console | None = None,
                  *, flush_s: float = 1.0, queue_size: int = 10_000) -> None:
@@ -625,6 +655,8 @@ class InfluxSink:
                 self.writer.buffer(metrics_lines(self.info, item))
             elif isinstance(item, Alert):
                 self.writer.buffer(alert_lines(self.info, item))
+            elif isinstance(item, Stride):
+                self.writer.buffer(stride_lines(self.info, item))
             due = time.monotonic() - last_flush >= self.flush_s
             if done or due or self.writer.pending >= self.writer.batch_size:
                 await asyncio.to_thread(self.writer.flush, force=done)

@@ -16,7 +16,14 @@ from influx_servers import InfluxDB1
 from breathform.cli import main
 from breathform.dashboard.grafana import dashboard, iter_queries
 from breathform.model import SessionInfo
-from breathform.sinks.influx import FIELDS, InfluxWriter, Spool, V1Transport, session_lines
+from breathform.sinks.influx import (
+    FIELDS,
+    STRIDE_FIELDS,
+    InfluxWriter,
+    Spool,
+    V1Transport,
+    session_lines,
+)
 from breathform.store import SessionReader, list_sessions
 
 pytestmark = pytest.mark.integration
@@ -40,15 +47,15 @@ def loaded(tmp_path_factory):
         assert main(["push", str(s.path), "--influx", srv.url, "--influx-api", "v1",
                      "--influx-bucket", DB, "--influx-spool", str(tmp / "spool")]) == 0
         with SessionReader(s.path) as r:
-            info, metrics, alerts = r.info, r.metrics(), r.alerts()
+            info, metrics, alerts, strides = r.info, r.metrics(), r.alerts(), r.strides()
         # a second session of the same runner, shifted by a minute: the session variable
         # must keep it out of every panel
         decoy = SessionInfo(session_id="decoy", started_utc_ns=info.started_utc_ns + 60 * 10**9,
                             source="sim", software_version="0", runner_id=info.runner_id)
         w = InfluxWriter(V1Transport(srv.url, bucket=DB), Spool(tmp / "spool2"))
-        w.add(session_lines(decoy, metrics, alerts))
+        w.add(session_lines(decoy, metrics, alerts, strides))
         assert w.flush() and w.stats.sent_points > 0
-        yield srv, info, metrics, alerts
+        yield srv, info, metrics, alerts, strides
     finally:
         srv.stop()
 
@@ -62,15 +69,23 @@ def _expand(q: str, info: SessionInfo, duration_s: float, interval: str = "1s") 
 
 
 def test_every_query_of_the_dashboard_returns_rows_of_the_expected_shape(loaded):
-    srv, info, metrics, alerts = loaded
+    srv, info, metrics, alerts, strides = loaded
     assert alerts, "the pushed session must have alerts for the annotation query"
+    assert strides, "the pushed session must have strides for the per-foot panels"
     dur = metrics[-1].t_s
     by_title = {f.title: f for f in FIELDS}
+    by_stride = {f.title: f for f in STRIDE_FIELDS}
     seen = set()
     qs = iter_queries(dashboard())
-    assert len(qs) == len(FIELDS) + 5      # fields + stat + table + annotation + 2 variables
+    n_stride = sum(pq.panel in by_stride for pq in qs)
+    assert n_stride == 2                   # stride time and vertical oscillation, per foot
+    assert len(qs) == len(FIELDS) + n_stride + 5  # + stat + table + annotation + 2 variables
     empty_fields = []
     for pq in qs:
+        if pq.panel in by_stride:
+            _check_per_foot(srv, pq.query, info, dur, strides, by_stride[pq.panel].name)
+            seen.add("strides")
+            continue
         series = srv.query(_expand(pq.query, info, dur), db=DB)
         if pq.kind == "timeseries" and not any(
                 math.isfinite(getattr(m, by_title[pq.panel].name)) for m in metrics):
@@ -115,8 +130,24 @@ def test_every_query_of_the_dashboard_returns_rows_of_the_expected_shape(loaded)
         else:
             raise AssertionError(f"unexpected panel kind {pq.kind}")
         seen.add(pq.kind)
-    assert seen == {"timeseries", "stat", "table", "annotation", "variable"}
+    assert seen == {"timeseries", "stat", "table", "annotation", "variable", "strides"}
     assert len(empty_fields) <= 1, f"demo session without estimates of {empty_fields}"
+
+
+def _check_per_foot(srv, query, info, dur, strides, name):
+    """One series per foot, one point per stride at its end (10 ms buckets: no two merge)."""
+    series = srv.query(_expand(query, info, dur, "10ms"), db=DB)
+    got = {s["tags"]["side"]: s for s in series}
+    sides = sorted({st.side for st in strides})
+    assert sorted(got) == sides and len(sides) >= 2, (name, sorted(got))
+    for side, s in got.items():
+        assert s["name"] == "strides" and s["columns"] == ["time", name]
+        want = [st for st in strides if st.side == side and math.isfinite(getattr(st, name))]
+        assert len(s["values"]) == len(want), (name, side)
+        for (t_ns, v), st in zip(s["values"], want, strict=True):
+            ts = info.started_utc_ns + round(st.t_end_s * 1e9)
+            assert t_ns == ts - ts % 10**7
+            assert v == pytest.approx(getattr(st, name), rel=1e-12)
 
 
 def test_generated_files_match_the_committed_provisioning(tmp_path):

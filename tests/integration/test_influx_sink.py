@@ -13,8 +13,10 @@ from influx_servers import InfluxDB1, VictoriaMetrics
 from breathform.cli import main
 from breathform.errors import SinkError
 from breathform.model import Alert, Cause, Metrics, SessionInfo
+from breathform.signal.gait import Stride
 from breathform.sinks.influx import (
     FIELDS,
+    STRIDE_FIELDS,
     InfluxWriter,
     Spool,
     V1Transport,
@@ -25,6 +27,7 @@ from breathform.sinks.influx import (
     make_transport,
     metrics_lines,
     session_lines,
+    stride_lines,
 )
 from breathform.store import SessionReader, list_sessions
 
@@ -56,12 +59,13 @@ def session(tmp_path_factory):
     assert main(["--dir", str(folder), "demo", "--minutes", "8", "--seed", "1", "--quiet"]) == 0
     (s,) = list_sessions(folder)
     with SessionReader(s.path) as r:
-        info, metrics, alerts = r.info, r.metrics(), r.alerts()
+        info, metrics, alerts, strides = r.info, r.metrics(), r.alerts(), r.strides()
     assert alerts, "seed 1, 8 min: the demo raises an alert on its climb"
-    return s.path, info, metrics, alerts
+    assert strides, "the demo's sacrum gives strides"
+    return s.path, info, metrics, alerts, strides
 
 
-def _expected_counts(metrics, alerts):
+def _expected_counts(metrics, alerts, strides):
     """Points per (measurement, field), computed from the session, not from our lines."""
     c: Counter[tuple[str, str]] = Counter()
     for m in metrics:
@@ -74,6 +78,10 @@ def _expected_counts(metrics, alerts):
             c[("breathing", "warming_up")] += 1
     for fld in ("severity", "climb", "cue", "causes", "text"):
         c[("alerts", fld)] += len(alerts)
+    for st in strides:
+        for f in STRIDE_FIELDS:
+            if math.isfinite(getattr(st, f.name)):
+                c[("strides", f.name)] += 1
     return +c   # drop zero counts
 
 
@@ -103,6 +111,15 @@ def test_metrics_points_leave_out_nan_and_carry_units_and_sensor_tags():
         assert f.name.endswith(("_bpm", "_deg", "_spm", "_rel", "_quality", "_breath"))
 
 
+def test_stride_point_is_tagged_by_foot_at_its_end_and_leaves_out_nan():
+    st = Stride(t_start_s=10.0, t_end_s=10.75, side="L", stride_s=0.75, step_s=0.37,
+                cadence_spm=160.0, vertical_osc_cm=math.nan)
+    (ln,) = stride_lines(INFO, st)
+    assert ln.startswith("strides,runner=runner\\ 01,sensor=sacrum,session=s-1,side=L ")
+    assert "stride_s=0.75" in ln and "cadence_spm=160" in ln and "vertical_osc_cm" not in ln
+    assert ln.endswith(f" {INFO.started_utc_ns + 10_750_000_000}")
+
+
 def test_alert_point_is_tagged_by_kind_and_has_text():
     a = Alert(t_s=100.0, kind="breathless_form", severity=2, climb=True, cue="Shorten stride",
               causes=(Cause("rate_high", "rate_bpm", 42.0, 30.0, 37.5, "bpm"),))
@@ -127,12 +144,12 @@ def test_token_is_not_in_transport_repr():
 
 # ------------------------------------------------------------------ real servers
 def test_push_to_influxdb1_writes_every_point_once(influxdb1, session, tmp_path):
-    path, info, metrics, alerts = session
+    path, info, metrics, alerts, strides = session
     influxdb1.create_db("push1")
     rc = main(["push", str(path), "--influx", influxdb1.url, "--influx-api", "v1",
                "--influx-bucket", "push1", "--influx-spool", str(tmp_path / "spool")])
     assert rc == 0
-    expected = _expected_counts(metrics, alerts)
+    expected = _expected_counts(metrics, alerts, strides)
     for (meas, fld), n in expected.items():
         (series,) = influxdb1.query(f'SELECT count("{fld}") FROM "{meas}"', db="push1")
         assert series["values"][0][1] == n, (meas, fld)
@@ -153,9 +170,9 @@ def _vm_numeric_counts(vm, session_id):
     return out
 
 
-def _expected_vm(info, metrics, alerts):
+def _expected_vm(info, metrics, alerts, strides):
     # VictoriaMetrics stores field f of measurement m as series m_f (strings as 0)
-    c = _expected_counts(metrics, alerts)
+    c = _expected_counts(metrics, alerts, strides)
     return Counter({f"{m}_{f}": n for (m, f), n in c.items()})
 
 
@@ -169,25 +186,25 @@ def test_live_demo_streams_through_influxdb_client_without_leaking_the_token(
     assert "tok-SECRET-42" not in out.out + out.err
     (s,) = list_sessions(tmp_path)
     with SessionReader(s.path) as r:
-        info, metrics, alerts = r.info, r.metrics(), r.alerts()
+        info, metrics, alerts, strides = r.info, r.metrics(), r.alerts(), r.strides()
     assert "points sent" in out.out
-    assert _vm_numeric_counts(vm, info.session_id) == _expected_vm(info, metrics, alerts)
+    assert _vm_numeric_counts(vm, info.session_id) == _expected_vm(info, metrics, alerts, strides)
     assert not list((tmp_path / "influx-spool").glob("*.lp"))
 
 
 def _lines_of(session):
-    _path, info, metrics, alerts = session
-    return list(session_lines(info, metrics, alerts))
+    _path, info, metrics, alerts, strides = session
+    return list(session_lines(info, metrics, alerts, strides))
 
 
 @pytest.mark.parametrize("server", ["vm", "influxdb1"])
 def test_server_down_mid_write_then_back_nothing_lost_nothing_duplicated(
         server, request, session, tmp_path):
     srv = request.getfixturevalue(server)
-    _path, info0, metrics, alerts = session
+    _path, info0, metrics, alerts, strides = session
     info = SessionInfo(session_id=f"outage-{server}", started_utc_ns=info0.started_utc_ns,
                        source="sim", software_version="0", runner_id=info0.runner_id)
-    lines = list(session_lines(info, metrics, alerts))
+    lines = list(session_lines(info, metrics, alerts, strides))
     if server == "vm":
         transport = V2Transport(srv.url, bucket="outage", org="o")
     else:
@@ -217,9 +234,10 @@ def test_server_down_mid_write_then_back_nothing_lost_nothing_duplicated(
     assert writer.stats.rejected_points == 0 and spool.dropped_points == 0
     assert not spool.files()
     if server == "vm":
-        assert _vm_numeric_counts(srv, info.session_id) == _expected_vm(info, metrics, alerts)
+        want = _expected_vm(info, metrics, alerts, strides)
+        assert _vm_numeric_counts(srv, info.session_id) == want
     else:
-        expected = _expected_counts(metrics, alerts)
+        expected = _expected_counts(metrics, alerts, strides)
         for (meas, fld), n in expected.items():
             (series,) = srv.query(f'SELECT count("{fld}") FROM "{meas}" '
                                   f"WHERE session = '{info.session_id}'", db="outage")
@@ -228,10 +246,10 @@ def test_server_down_mid_write_then_back_nothing_lost_nothing_duplicated(
 
 def test_server_killed_during_a_write_loop_is_recovered(vm, session, tmp_path):
     """The stop lands at an arbitrary moment of a write loop (maybe inside a request)."""
-    _path, info0, metrics, alerts = session
+    _path, info0, metrics, alerts, strides = session
     info = SessionInfo(session_id="kill-loop", started_utc_ns=info0.started_utc_ns,
                        source="sim", software_version="0", runner_id=info0.runner_id)
-    lines = list(session_lines(info, metrics, alerts))
+    lines = list(session_lines(info, metrics, alerts, strides))
     transport = V2Transport(vm.url, bucket="kill", org="o")
     spool = Spool(tmp_path / "spool")
     writer = InfluxWriter(transport, spool, batch_size=10, retry_s=0.0)
@@ -253,7 +271,7 @@ def test_server_killed_during_a_write_loop_is_recovered(vm, session, tmp_path):
     finally:
         transport.close()
     assert writer.stats.sent_points == len(lines)
-    assert _vm_numeric_counts(vm, info.session_id) == _expected_vm(info, metrics, alerts)
+    assert _vm_numeric_counts(vm, info.session_id) == _expected_vm(info, metrics, alerts, strides)
 
 
 def test_spool_is_bounded_and_counts_what_it_drops(tmp_path):
@@ -301,8 +319,8 @@ def test_live_run_while_the_server_is_down_spools_then_push_delivers_once(
                  "--influx-bucket", "down"]) == 0
     assert not list(spool.glob("*.lp"))
     with SessionReader(s.path) as r:
-        info, metrics, alerts = r.info, r.metrics(), r.alerts()
-    assert _vm_numeric_counts(vm, info.session_id) == _expected_vm(info, metrics, alerts)
+        info, metrics, alerts, strides = r.info, r.metrics(), r.alerts(), r.strides()
+    assert _vm_numeric_counts(vm, info.session_id) == _expected_vm(info, metrics, alerts, strides)
 
 
 def test_push_to_a_dead_server_is_a_clear_error(tmp_path, session, capsys):
@@ -365,5 +383,5 @@ def test_server_stopped_and_restarted_during_a_live_run(vm, tmp_path):
     assert not list((tmp_path / "influx-spool").glob("*.lp")), "spool sent before the end"
     (s,) = list_sessions(tmp_path)
     with SessionReader(s.path) as r:
-        info, metrics, alerts = r.info, r.metrics(), r.alerts()
-    assert _vm_numeric_counts(vm, info.session_id) == _expected_vm(info, metrics, alerts)
+        info, metrics, alerts, strides = r.info, r.metrics(), r.alerts(), r.strides()
+    assert _vm_numeric_counts(vm, info.session_id) == _expected_vm(info, metrics, alerts, strides)
