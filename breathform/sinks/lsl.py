@@ -5,7 +5,10 @@
 - ``<prefix>-metrics`` (type ``Metrics``, 1 Hz nominal, float64): ``t_s`` followed by the
   numeric metrics of :data:`breathform.model.METRIC_FIELDS` (``warming_up`` as 0/1), NaN
   where there is no estimate;
-- ``<prefix>-alerts`` (type ``Markers``, irregular, one string channel): each alert as JSON.
+- ``<prefix>-alerts`` (type ``Markers``, irregular, one string channel): each alert as JSON;
+- ``<prefix>-strides`` (type ``Gait``, irregular, float64; with a sacrum sensor): one sample
+  per stride, stamped at its end (the next contact of the same foot), channels
+  :data:`STRIDE_CHANNELS` (``side_right`` 1 = right foot, 0 = left, NaN = not told).
 
 Each stream's ``desc`` carries ``channels/channel`` entries with ``label``, ``unit`` and
 ``type`` (the XDF/LSL meta-data conventions) and an ``acquisition`` entry naming breathform,
@@ -32,6 +35,7 @@ from breathform import __version__
 from breathform.errors import SinkError
 from breathform.model import METRIC_FIELDS, Alert, ImuBlock, Metrics, SensorInfo, SessionInfo
 from breathform.queues import DropOldestQueue
+from breathform.signal.gait import Stride
 
 if TYPE_CHECKING:  # base.py registers this module's factory: no runtime import back
     from breathform.sinks.base import Sink, SinkContext, SinkItem
@@ -76,6 +80,20 @@ def metric_channels() -> list[tuple[str, str, str]]:
     return [(f, METRIC_UNITS[f], "Metric") for f in METRIC_FIELDS]
 
 
+STRIDE_CHANNELS: tuple[tuple[str, str, str], ...] = (
+    ("t_start_s", "s", "Time"), ("stride_s", "s", "StrideTime"), ("step_s", "s", "StepTime"),
+    ("cadence_spm", "steps/min", "Cadence"), ("vertical_osc_cm", "cm", "VerticalOscillation"),
+    ("side_right", "bool", "Side"),
+)
+"""(label, unit, type) of the strides outlet's channels."""
+
+
+def stride_sample(st: Stride) -> list[float]:
+    """A stride as the strides outlet's sample (see :data:`STRIDE_CHANNELS`)."""
+    side = {"R": 1.0, "L": 0.0}.get(st.side, math.nan)
+    return [st.t_start_s, st.stride_s, st.step_s, st.cadence_spm, st.vertical_osc_cm, side]
+
+
 def metrics_sample(m: Metrics) -> list[float]:
     """A metrics row as the outlet's sample (NaN = no estimate)."""
     return [float(getattr(m, f)) for f in METRIC_FIELDS]
@@ -103,6 +121,7 @@ class LslSink:
     name = "lsl"
     queue_size = 4096  # ~30 s of two sensors' blocks plus the metrics
     wants_blocks = True
+    wants_strides = True
 
     def __init__(self, session: SessionInfo, prefix: str = "breathform") -> None:
         pylsl = _pylsl()
@@ -117,17 +136,29 @@ class LslSink:
             _describe(ai, [("alert", "json", "Marker")], session)
             self.metrics_outlet = pylsl.StreamOutlet(mi)
             self.alerts_outlet = pylsl.StreamOutlet(ai)
+            self.strides_outlet: Any = None
+            if any(s.role == "sacrum" for s in session.sensors):
+                si = pylsl.StreamInfo(f"{prefix}-strides", "Gait", len(STRIDE_CHANNELS),
+                                      pylsl.IRREGULAR_RATE, pylsl.cf_double64,
+                                      f"{prefix}-{session.session_id}-strides")
+                _describe(si, list(STRIDE_CHANNELS), session)
+                self.strides_outlet = pylsl.StreamOutlet(si)
         except (RuntimeError, ValueError) as exc:
             raise SinkError(f"cannot create LSL outlets: {exc}") from exc
         self.t0_lsl_s = float(pylsl.local_clock())
         self.sensors = SensorOutlets(session, session.sensors, prefix, self.t0_lsl_s)
         self.n_metrics = 0
         self.n_alerts = 0
+        self.n_strides = 0
 
-    def push(self, item: Metrics | Alert | ImuBlock) -> None:
-        """Publish one metrics row, alert or block of sensor samples."""
+    def push(self, item: Metrics | Alert | ImuBlock | Stride) -> None:
+        """Publish one metrics row, alert, stride or block of sensor samples."""
         if isinstance(item, ImuBlock):
             self.sensors.push_block(item)
+        elif isinstance(item, Stride):
+            if self.strides_outlet is not None:
+                self.strides_outlet.push_sample(stride_sample(item), self.t0_lsl_s + item.t_end_s)
+                self.n_strides += 1
         elif isinstance(item, Metrics):
             self.metrics_outlet.push_sample(metrics_sample(item), self.t0_lsl_s + item.t_s)
             self.n_metrics += 1
@@ -141,7 +172,7 @@ class LslSink:
             item = await q.get()
             if item is None:
                 return
-            self.push(cast("Metrics | Alert | ImuBlock", item))
+            self.push(cast("Metrics | Alert | ImuBlock | Stride", item))
 
 
 class SensorOutlets:

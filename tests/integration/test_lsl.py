@@ -18,7 +18,7 @@ from breathform.cli import main
 from breathform.errors import SinkError
 from breathform.firmware_bridge.decode import SensorDecoder
 from breathform.model import METRIC_FIELDS, ImuBlock
-from breathform.sinks.lsl import LslSinkFactory, SensorOutlets
+from breathform.sinks.lsl import STRIDE_CHANNELS, LslSinkFactory, SensorOutlets, stride_sample
 from breathform.store import SessionReader
 
 pytestmark = pytest.mark.integration
@@ -59,6 +59,11 @@ def test_inlet_receives_a_live_demo(tmp_path: Path) -> None:
             "acc_x", "acc_y", "acc_z"]
         chest.open_stream(timeout=10.0)
         alerts = pylsl.StreamInlet(_resolve(f"{prefix}-alerts"))
+        strides = pylsl.StreamInlet(_resolve(f"{prefix}-strides"), max_buflen=360)
+        sinfo = strides.info(timeout=10.0)
+        assert sinfo.type() == "Gait" and sinfo.nominal_srate() == pylsl.IRREGULAR_RATE
+        assert [c[0] for c in _channels(sinfo)] == [c[0] for c in STRIDE_CHANNELS]
+        strides.open_stream(timeout=10.0)
         info = inlet.info(timeout=10.0)
         assert info.type() == "Metrics" and info.nominal_srate() == 1.0
         assert [c[0] for c in _channels(info)] == list(METRIC_FIELDS)
@@ -67,11 +72,14 @@ def test_inlet_receives_a_live_demo(tmp_path: Path) -> None:
         ainfo = alerts.info(timeout=10.0)
         assert ainfo.type() == "Markers" and ainfo.channel_format() == pylsl.cf_string
         rows: list[tuple[float, list[float]]] = []
+        stride_rows: list[tuple[float, list[float]]] = []
         n_chest = 0
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             chunk, _ = chest.pull_chunk(timeout=0.0)
             n_chest += len(chunk)
+            got, got_ts = strides.pull_chunk(timeout=0.0)
+            stride_rows.extend(zip(got_ts, got, strict=True))
             sample, ts = inlet.pull_sample(timeout=0.5)
             if sample is not None:
                 rows.append((ts, sample))
@@ -86,6 +94,15 @@ def test_inlet_receives_a_live_demo(tmp_path: Path) -> None:
     (path,) = tmp_path.glob("*.bfsession")
     with SessionReader(path) as r:
         stored = {m.t_s: m for m in r.metrics()}
+        stored_strides = {st.t_start_s: st for st in r.strides()}
+    # every stride received is a stored stride, stamped at its end on the metrics' clock
+    assert len(stride_rows) >= 20, f"received only {len(stride_rows)} strides"
+    t0 = rows[0][0] - rows[0][1][METRIC_FIELDS.index("t_s")]
+    for ts, sample in stride_rows:
+        st = stored_strides[sample[0]]
+        assert all(_same(a, b) for a, b in zip(sample, stride_sample(st), strict=True))
+        assert sample[5] in (0.0, 1.0) or math.isnan(sample[5])
+        assert ts - t0 == pytest.approx(st.t_end_s, abs=1e-6)
     t_idx = METRIC_FIELDS.index("t_s")
     t_got = [s[t_idx] for _, s in rows]
     assert t_got == sorted(t_got) and len(set(t_got)) == len(t_got)
