@@ -234,7 +234,70 @@ def run_mobgap(data: Path) -> bool:
     ok = pool.f1 >= 0.95 and cad_mae <= 2.0
     print(f"targets F1 >= 0.95 and cadence error <= 2 spm (strict): "
           f"{'met' if ok else 'NOT met'} (F1 {pool.f1:.3f}, cadence MAE {cad_mae:.2f} spm)\n")
+    run_mobgap_icd(trials)
     return ok
+
+
+MOBGAP_ICD = ("IcdShinImproved", "IcdIonescu", "IcdHKLeeImproved")
+"""mobgap's initial-contact detectors compared in (a) (mobgap 1.2.0, the ``bench`` extra)."""
+
+
+def mobgap_contacts(name: str, tr: Trial) -> NDArray[np.float64]:
+    """Contact times (s) of one mobgap IC detector over a whole trial (defaults, offline).
+
+    The lower-back data go in as mobgap's own loader hands them over: sensor frame renamed
+    to the body frame (x -> is, y -> ml, z -> pa), acceleration in m/s^2.
+    """
+    import pandas as pd
+    from mobgap import initial_contacts as icd
+    from mobgap.consts import GRAV_MS2
+
+    cols = ["acc_is", "acc_ml", "acc_pa", "gyr_is", "gyr_ml", "gyr_pa"]
+    df = pd.DataFrame(np.hstack((tr.acc_g * GRAV_MS2, tr.gyr_dps)), columns=cols)
+    det = getattr(icd, name)().detect(df, sampling_rate_hz=tr.fs_hz)
+    return np.asarray(det.ic_list_["ic"].to_numpy(), dtype=np.float64) / tr.fs_hz
+
+
+def _lag_s(per_trial: list[tuple[Trial, NDArray[np.float64]]]) -> float:
+    """Median time of the detections minus the reference, pairs within +-300 ms."""
+    d: list[float] = []
+    for tr, c_t in per_trial:
+        for b in tr.bouts:
+            d += [float(c_t[i] - b.ic_s[j]) for i, j in match(c_t, b.ic_s, 0.3)]
+    return float(np.median(d)) if d else 0.0
+
+
+def run_mobgap_icd(trials: list[Trial]) -> None:
+    """mobgap's IC detectors on the same trials, scored by the same scorer (a reference row).
+
+    Each detector runs offline on the whole trial with its defaults. A second figure removes
+    its median lag against the reference, estimated leave-one-trial-out (on the other two
+    trials, applied to the held-out one).
+    """
+    try:
+        import mobgap
+    except ImportError:
+        print("mobgap comparison skipped: mobgap is not installed (pip install -e '.[bench]')\n")
+        return
+    print(f"mobgap {mobgap.__version__} IC detectors on the same trials and scorer (offline, "
+          "whole trial, defaults; no side):")
+    hdr = (f"  {'detector':<18} {'TP':>4} {'FP':>4} {'FN':>4} {'F1':>6} {'F1 gaps excl.':>13}"
+           f" {'lag':>7}   {'F1 lag removed (LOTO)':>21}")
+    print(hdr)
+    for name in MOBGAP_ICD:
+        res = [(tr, mobgap_contacts(name, tr)) for tr in trials]
+        pool, pool_x, pool_s, pool_sx = Score(), Score(), Score(), Score()
+        for k, (tr, c_t) in enumerate(res):
+            lag = _lag_s([r for i, r in enumerate(res) if i != k])
+            for b in tr.bouts:
+                pool.add(score_bout(b, c_t, ["?"] * len(c_t), exclude_gaps=False))
+                pool_x.add(score_bout(b, c_t, ["?"] * len(c_t), exclude_gaps=True))
+                pool_s.add(score_bout(b, c_t - lag, ["?"] * len(c_t), exclude_gaps=False))
+                pool_sx.add(score_bout(b, c_t - lag, ["?"] * len(c_t), exclude_gaps=True))
+        print(f"  {name:<18} {pool.tp:>4} {pool.fp:>4} {pool.fn:>4} {pool.f1:>6.3f} "
+              f"{pool_x.f1:>13.3f} {1000 * _lag_s(res):>+4.0f} ms   "
+              f"{pool_s.f1:.3f} / {pool_sx.f1:.3f} gaps excl.")
+    print()
 
 
 def cadence_gaps_excluded(b: Bout, strides: list[gait.Stride]) -> float | None:
