@@ -243,7 +243,9 @@ def step(p: GaitParams, s: GaitState, x: Samples
         raise InputError("has_gyro is True but the samples carry no gyr_dps")
     contacts: list[Contact] = []
     strides: list[Stride] = []
-    cuts = [0, *(int(i) for i in np.flatnonzero(x.reset) if i > 0), x.n]
+    cuts = [0, x.n]
+    if x.n > 1 and bool(x.reset[1:].any()):
+        cuts = [0, *(int(i) for i in np.flatnonzero(x.reset) if i > 0), x.n]
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
         if a < b and bool(x.reset[a]):
             s = init_state(p)
@@ -452,18 +454,20 @@ def vertical_osc_cm(av_g: NDArray[np.float64], fs_hz: float) -> float:
         Displacement range in cm; the stride is taken as periodic (mean acceleration and
         mean velocity removed, linear drift of the position removed).
     """
-    if av_g.shape[0] < 3:
+    n = av_g.shape[0]
+    if n < 3:
         return float("nan")
-    acc = (av_g - _mean(av_g)) * _G_MPS2
-    v = np.cumsum(acc) / fs_hz
-    v = v - _mean(v)
-    z = np.cumsum(v) / fs_hz
+    # the means as _mean computes them (sequential sums), with fewer calls: this runs per
+    # stride
+    acc = (av_g - float(av_g.cumsum()[-1]) / n) * _G_MPS2
+    v = acc.cumsum() / fs_hz
+    v = v - float(v.cumsum()[-1]) / n
+    z = v.cumsum() / fs_hz
     # z - np.linspace(z[0], z[-1], n), as linspace computes it, without its overhead
-    n = z.shape[0]
     z0, z1 = float(z[0]), float(z[-1])
     line = np.arange(n) * ((z1 - z0) / (n - 1)) + z0
     line[-1] = z1
-    z = z - line
+    z -= line
     return float((z.max() - z.min()) * 100.0)
 
 
