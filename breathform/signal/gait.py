@@ -351,13 +351,19 @@ def _decide(p: GaitParams, buf: _Buffers, chain: _Chain, next_cand: int, delay: 
     lo = max(0, next_cand - w)
     y = buf.jerk[lo - j0: n_jerk - j0]
     c0 = next_cand - lo                     # index in y of the first candidate
-    above = np.flatnonzero(y[c0: last_dec - lo + 1] > p.min_jerk_g_s) + c0
+    c1 = last_dec - lo + 1                  # y holds w samples past the last candidate
+    yc = y[c0:c1]
+    before = y[c0 - 1: c1 - 1] if c0 else np.concatenate(((-np.inf,), y[: c1 - 1]))
+    # above the threshold and a local maximum (implied by the window test below, and
+    # much rarer: the window test then looks at a few candidates only)
+    above = np.flatnonzero((yc > p.min_jerk_g_s) & (yc > before) & (yc >= y[c0 + 1: c1 + 1])
+                           ) + c0
     contacts: list[Contact] = []
     strides: list[Stride] = []
     if not above.shape[0]:
         return contacts, strides, chain, last_dec + 1
     # a contact is the largest (first largest on ties) within +-w; the window is cut at
-    # the start. Only the candidates above the threshold are looked at (one gather).
+    # the start (one gather for all candidates)
     npad = max(0, w - c0)
     pad = np.concatenate((np.full(npad, -np.inf), y)) if npad else y
     win = pad[above[:, None] + (npad - w + np.arange(2 * w + 1))]
