@@ -31,8 +31,9 @@ session times, never chunk-relative indices.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -177,10 +178,10 @@ class GaitState:
     jerk: NDArray[np.float64]
     next_cand: int
     last_ic: int
-    ic_t_s: NDArray[np.float64]
+    ic_t_s: tuple[float, ...]
     ic_side: tuple[str, ...]
-    ic_n: NDArray[np.int64]
-    side_ev: NDArray[np.float64]
+    ic_n: tuple[int, ...]
+    side_ev: tuple[float, ...]
 
 
 @lru_cache(maxsize=16)
@@ -219,7 +220,7 @@ def init_state(p: GaitParams) -> GaitState:
         n_seen=0, primed=False, zi_grav=np.zeros((ng, 2, 3)), zi_yaw=np.zeros((ny, 2)),
         zi_jerk=np.zeros(nk - 1), t_s=np.zeros(0), av_g=np.zeros(0), yaw_dps=np.zeros(0),
         filled=np.zeros(0, bool), jerk=np.zeros(0), next_cand=0, last_ic=-1,
-        ic_t_s=np.zeros(0), ic_side=(), ic_n=np.zeros(0, np.int64), side_ev=np.zeros(0))
+        ic_t_s=(), ic_side=(), ic_n=(), side_ev=())
 
 
 def step(p: GaitParams, s: GaitState, x: Samples
@@ -242,7 +243,9 @@ def step(p: GaitParams, s: GaitState, x: Samples
         raise InputError("has_gyro is True but the samples carry no gyr_dps")
     contacts: list[Contact] = []
     strides: list[Stride] = []
-    cuts = [0, *(int(i) for i in np.flatnonzero(x.reset) if i > 0), x.n]
+    cuts = [0, x.n]
+    if x.n > 1 and bool(x.reset[1:].any()):
+        cuts = [0, *(int(i) for i in np.flatnonzero(x.reset) if i > 0), x.n]
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
         if a < b and bool(x.reset[a]):
             s = init_state(p)
@@ -270,6 +273,16 @@ def analyze(t_s: NDArray[np.float64], acc_g: NDArray[np.float64],
     """
     p = GaitParams(fs_hz, has_gyro=gyr_dps is not None)
     return run_batch(p, samples_from_arrays(t_s, acc_g, gyr_dps))
+
+
+class _Chain(NamedTuple):
+    """The contact chain carried from one contact to the next (plain Python values)."""
+
+    last_ic: int
+    ic_t_s: tuple[float, ...]
+    ic_side: tuple[str, ...]
+    ic_n: tuple[int, ...]
+    side_ev: tuple[float, ...]
 
 
 def _segment(p: GaitParams, s: GaitState, x: Samples, a: int, b: int
@@ -301,102 +314,129 @@ def _segment(p: GaitParams, s: GaitState, x: Samples, a: int, b: int
     delay = h.shape[0] // 2
     # output m (count) is the jerk at sample m - delay; drop the first `delay` outputs
     first_valid = max(0, delay - s.n_seen)
-    jk = np.asarray(jk[first_valid:])
     nb = _nbuf(p)
-    s = replace(
-        s, n_seen=s.n_seen + n, primed=True, zi_grav=zi, zi_yaw=zi_yaw,
-        zi_jerk=np.asarray(zi_jerk),
+    buf = _Buffers(
+        n_seen=s.n_seen + n,
         t_s=np.concatenate((s.t_s, x.t_s[a:b]))[-nb:],
         av_g=np.concatenate((s.av_g, av))[-nb:],
         yaw_dps=np.concatenate((s.yaw_dps, yaw))[-nb:],
         filled=np.concatenate((s.filled, x.filled[a:b]))[-nb:],
-        jerk=np.concatenate((s.jerk, jk))[-nb:])
-    return _decide(p, s, delay)
+        jerk=np.concatenate((s.jerk, jk[first_valid:]))[-nb:])
+    chain = _Chain(s.last_ic, s.ic_t_s, s.ic_side, s.ic_n, s.side_ev)
+    contacts, strides, chain, next_cand = _decide(p, buf, chain, s.next_cand, delay)
+    return contacts, strides, GaitState(
+        buf.n_seen, True, zi, zi_yaw, np.asarray(zi_jerk), buf.t_s, buf.av_g, buf.yaw_dps,
+        buf.filled, buf.jerk, next_cand, *chain)
 
 
-def _decide(p: GaitParams, s: GaitState, delay: int
-            ) -> tuple[list[Contact], list[Stride], GaitState]:
+class _Buffers(NamedTuple):
+    """The lookback of one piece (see :class:`GaitState`)."""
+
+    n_seen: int
+    t_s: NDArray[np.float64]
+    av_g: NDArray[np.float64]
+    yaw_dps: NDArray[np.float64]
+    filled: NDArray[np.bool_]
+    jerk: NDArray[np.float64]
+
+
+def _decide(p: GaitParams, buf: _Buffers, chain: _Chain, next_cand: int, delay: int
+            ) -> tuple[list[Contact], list[Stride], _Chain, int]:
     w = _nwin(p)
-    n_jerk = s.n_seen - delay               # jerk known for counts [0, n_jerk)
+    n_jerk = buf.n_seen - delay             # jerk known for counts [0, n_jerk)
     last_dec = n_jerk - 1 - w               # candidates up to here have their full window
-    if last_dec < s.next_cand:
-        return [], [], s
-    j0 = n_jerk - s.jerk.shape[0]           # count of jerk[0]
-    lo = max(0, s.next_cand - w)
-    y = s.jerk[lo - j0: n_jerk - j0]
-    cand = np.arange(s.next_cand, last_dec + 1)
-    yc = y[cand - lo]
-    is_pk = yc > p.min_jerk_g_s
-    if bool(is_pk.any()):
-        # largest (first largest on ties) within +-w; the window is cut at the start
-        pad = np.concatenate((np.full(max(0, w - (s.next_cand - lo)), -np.inf), y))
-        win = np.lib.stride_tricks.sliding_window_view(pad, 2 * w + 1)[: cand.shape[0]]
-        is_pk &= np.argmax(win, axis=1) == w
+    if last_dec < next_cand:
+        return [], [], chain, next_cand
+    j0 = n_jerk - buf.jerk.shape[0]         # count of jerk[0]
+    lo = max(0, next_cand - w)
+    y = buf.jerk[lo - j0: n_jerk - j0]
+    c0 = next_cand - lo                     # index in y of the first candidate
+    c1 = last_dec - lo + 1                  # y holds w samples past the last candidate
+    yc = y[c0:c1]
+    before = y[c0 - 1: c1 - 1] if c0 else np.concatenate(((-np.inf,), y[: c1 - 1]))
+    # above the threshold and a local maximum (implied by the window test below, and
+    # much rarer: the window test then looks at a few candidates only)
+    above = np.flatnonzero((yc > p.min_jerk_g_s) & (yc > before) & (yc >= y[c0 + 1: c1 + 1])
+                           ) + c0
     contacts: list[Contact] = []
     strides: list[Stride] = []
-    for j in cand[is_pk]:
-        if s.last_ic >= 0 and j - s.last_ic <= w:
+    if not above.shape[0]:
+        return contacts, strides, chain, last_dec + 1
+    # a contact is the largest (first largest on ties) within +-w; the window is cut at
+    # the start (one gather for all candidates)
+    npad = max(0, w - c0)
+    pad = np.concatenate((np.full(npad, -np.inf), y)) if npad else y
+    win = pad[above[:, None] + (npad - w + np.arange(2 * w + 1))]
+    peaks = above[np.argmax(win, axis=1) == w] + lo
+    for j in peaks.tolist():
+        if chain.last_ic >= 0 and j - chain.last_ic <= w:
             continue
-        if p.min_step_frac > 0 and s.ic_n.shape[0] >= 2:
-            steps = np.diff(s.ic_n)             # integer sample counts: exact
-            if j - int(s.ic_n[-1]) < p.min_step_frac * int(steps.min()):
+        ic_n = chain.ic_n
+        if p.min_step_frac > 0 and len(ic_n) >= 2:
+            # integer sample counts: exact
+            shortest = min(b - a for a, b in zip(ic_n[:-1], ic_n[1:], strict=True))
+            if j - ic_n[-1] < p.min_step_frac * shortest:
                 continue
-        c, st, s = _contact(p, s, int(j), delay)
+        c, st, chain = _contact(p, buf, chain, j, delay)
         if c is not None:
             contacts.append(c)
         if st is not None:
             strides.append(st)
-    return contacts, strides, replace(s, next_cand=last_dec + 1)
+    return contacts, strides, chain, last_dec + 1
 
 
-def _contact(p: GaitParams, s: GaitState, j: int, delay: int
-             ) -> tuple[Contact | None, Stride | None, GaitState]:
-    n_buf0 = s.n_seen - s.t_s.shape[0]      # count of t_s[0]
+def _contact(p: GaitParams, buf: _Buffers, chain: _Chain, j: int, delay: int
+             ) -> tuple[Contact | None, Stride | None, _Chain]:
+    n_buf0 = buf.n_seen - buf.t_s.shape[0]  # count of t_s[0]
     i = j - n_buf0
-    jj = j - (s.n_seen - delay - s.jerk.shape[0])
-    s = replace(s, last_ic=j)
-    if s.filled[i]:
-        return None, None, s
-    y = s.jerk
+    y = buf.jerk
+    jj = j - (buf.n_seen - delay - y.shape[0])
+    filled = buf.filled
+    if filled[i]:
+        return None, None, chain._replace(last_ic=j)
     off = 0.0
+    jerk = float(y[jj])
     if 0 < jj < y.shape[0] - 1:
-        den = y[jj - 1] - 2 * y[jj] + y[jj + 1]
+        ym, yp = float(y[jj - 1]), float(y[jj + 1])
+        den = ym - 2 * jerk + yp
         if den < 0:
-            off = float(np.clip(0.5 * (y[jj - 1] - y[jj + 1]) / den, -0.5, 0.5))
-    t = float(s.t_s[i]) + off / p.fs_hz
+            off = min(max(0.5 * (ym - yp) / den, -0.5), 0.5)
+    t = float(buf.t_s[i]) + off / p.fs_hz
     # chain of consecutive contacts; a step over gap-filled samples may hide a lost contact,
     # so the chain restarts after it (no stride, step or side spans a gap)
-    keep = (s.ic_t_s.shape[0] > 0 and t - float(s.ic_t_s[-1]) <= p.max_step_s)
+    ic_t, ic_n = chain.ic_t_s, chain.ic_n
+    keep = bool(ic_t) and t - ic_t[-1] <= p.max_step_s
     if keep:
-        i_prev = int(s.ic_n[-1]) - n_buf0
-        keep = i_prev >= 0 and not bool(s.filled[i_prev: i + 1].any())
-    ic_t = s.ic_t_s if keep else np.zeros(0)
-    ic_n = s.ic_n if keep else np.zeros(0, np.int64)
-    ic_side = s.ic_side if keep else ()
-    ev = s.side_ev if keep else np.zeros(0)
+        i_prev = ic_n[-1] - n_buf0
+        keep = i_prev >= 0 and not bool(filled[i_prev: i + 1].any())
+    ic_side: tuple[str, ...] = chain.ic_side
+    ev: tuple[float, ...] = chain.side_ev
+    if not keep:
+        ic_t, ic_n, ic_side, ev = (), (), (), ()
     side = "?"
     if p.has_gyro:
         nw = round(p.side_window_s * p.fs_hz)
-        e = _mean(s.yaw_dps[max(0, i - nw): i + 1])
-        ev = np.concatenate((ev, [e]))[-p.side_n:]
-        alt = (-1.0) ** np.arange(ev.shape[0] - 1, -1, -1)
-        tot = float(np.sum(alt * ev))
+        ev = (*ev, _mean(buf.yaw_dps[max(0, i - nw): i + 1]))[-p.side_n:]
+        # alternating signs, + for the newest; summed as numpy's reduction does (the first
+        # term, then the rest in order)
+        terms = [e if (len(ev) - 1 - k) % 2 == 0 else -e for k, e in enumerate(ev)]
+        rest = 0.0
+        for term in terms[1:]:
+            rest += term
+        tot = terms[0] + rest
         side = "R" if tot > 0 else "L" if tot < 0 else "?"
-    jerk = float(y[jj])
     contact = Contact(t, side, jerk)
     stride = None
-    if ic_t.shape[0] >= 2:
-        t0, n0 = float(ic_t[-2]), int(ic_n[-2])
+    if len(ic_t) >= 2:
+        t0, n0 = ic_t[-2], ic_n[-2]
         i0 = n0 - n_buf0
         osc = np.nan
-        if i0 >= 0 and not bool(s.filled[i0: i + 1].any()):
-            osc = vertical_osc_cm(s.av_g[i0: i + 1], p.fs_hz)
+        if i0 >= 0 and not bool(filled[i0: i + 1].any()):
+            osc = vertical_osc_cm(buf.av_g[i0: i + 1], p.fs_hz)
         stride_s = t - t0
-        stride = Stride(t0, t, side, stride_s, t - float(ic_t[-1]), 120.0 / stride_s, osc)
-    s = replace(s, ic_t_s=np.concatenate((ic_t, [t]))[-3:],
-                ic_n=np.concatenate((ic_n, [j]))[-3:].astype(np.int64),
-                ic_side=(*ic_side, side)[-3:], side_ev=ev)
-    return contact, stride, s
+        stride = Stride(t0, t, side, stride_s, t - ic_t[-1], 120.0 / stride_s, osc)
+    return contact, stride, _Chain(j, (*ic_t, t)[-3:], (*ic_side, side)[-3:],
+                                   (*ic_n, j)[-3:], ev)
 
 
 def _dot3(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -420,13 +460,20 @@ def vertical_osc_cm(av_g: NDArray[np.float64], fs_hz: float) -> float:
         Displacement range in cm; the stride is taken as periodic (mean acceleration and
         mean velocity removed, linear drift of the position removed).
     """
-    if av_g.shape[0] < 3:
+    n = av_g.shape[0]
+    if n < 3:
         return float("nan")
-    acc = (av_g - _mean(av_g)) * _G_MPS2
-    v = np.cumsum(acc) / fs_hz
-    v = v - _mean(v)
-    z = np.cumsum(v) / fs_hz
-    z = z - np.linspace(z[0], z[-1], z.shape[0])
+    # the means as _mean computes them (sequential sums), with fewer calls: this runs per
+    # stride
+    acc = (av_g - float(av_g.cumsum()[-1]) / n) * _G_MPS2
+    v = acc.cumsum() / fs_hz
+    v = v - float(v.cumsum()[-1]) / n
+    z = v.cumsum() / fs_hz
+    # z - np.linspace(z[0], z[-1], n), as linspace computes it, without its overhead
+    z0, z1 = float(z[0]), float(z[-1])
+    line = np.arange(n) * ((z1 - z0) / (n - 1)) + z0
+    line[-1] = z1
+    z -= line
     return float((z.max() - z.min()) * 100.0)
 
 

@@ -231,3 +231,50 @@ def test_refractory_time_follows_the_step_time():
     assert len(on) == len(steps)
     with pytest.raises(InputError, match="min_step_frac"):
         gait.GaitParams(fs, min_step_frac=1.0)
+
+
+def _osc_reference(av_g: np.ndarray, fs_hz: float) -> float:
+    # the plain formula (sequential means, np.linspace): the fast version must match it
+    def mean(x: np.ndarray) -> float:
+        return float(np.cumsum(x)[-1]) / x.shape[0]
+
+    acc = (av_g - mean(av_g)) * 9.80665
+    v = np.cumsum(acc) / fs_hz
+    v = v - mean(v)
+    z = np.cumsum(v) / fs_hz
+    z = z - np.linspace(z[0], z[-1], z.shape[0])
+    return float((z.max() - z.min()) * 100.0)
+
+
+@pytest.mark.parametrize("n", [3, 4, 57, 104, 251])
+def test_vertical_oscillation_equals_the_plain_formula_bit_for_bit(n):
+    rng = np.random.default_rng(n)
+    for av in (rng.normal(0.0, 0.3, n), np.full(n, 0.25), np.linspace(-1.0, 2.0, n)):
+        assert gait.vertical_osc_cm(av, 104.0) == _osc_reference(av, 104.0)
+
+
+@pytest.mark.parametrize(("seed", "fs"), [(0, 104.0), (1, 104.0), (2, 52.0), (3, 208.0)])
+def test_contacts_are_the_window_maxima_of_the_jerk(seed, fs):
+    """Brute force: with the vertical along z (no tilt), the jerk is the Gaussian derivative
+    of a_z - 1; a contact is a sample above the threshold that is the first largest within
+    +-w, more than w after the previous contact (no refractory fraction, no gyroscope)."""
+    rng = np.random.default_rng(seed)
+    n = round(30 * fs)
+    noise = np.convolve(rng.normal(0.0, 0.4, n + 40), np.hanning(21) / 10.0, "valid")[:n]
+    acc = np.column_stack((np.zeros(n), np.zeros(n), 1.0 + noise))
+    t = 100.0 + np.arange(n) / fs
+    p = gait.GaitParams(fs, has_gyro=False, min_step_frac=0.0)
+    x = samples_from_arrays(t, acc, None)
+    got = [round((c.t_s - t[0]) * fs) for c in gait.run_batch(p, x)[0]]
+    h = gait._kernel(fs, p.jerk_sigma_s)
+    d = h.shape[0] // 2
+    jerk = np.convolve(acc[:, 2] - 1.0, h)[d: d + n]
+    w = max(1, round(p.peak_window_s * fs))
+    want: list[int] = []
+    for m in range(n - w - d):       # decided: the whole window has its jerk
+        win = jerk[max(0, m - w): m + w + 1]
+        if (jerk[m] > p.min_jerk_g_s and int(np.argmax(win)) == m - max(0, m - w)
+                and (not want or m - want[-1] > w)):
+            want.append(m)
+    assert len(want) > 20
+    assert got == want
