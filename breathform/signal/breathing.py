@@ -35,7 +35,11 @@ towards the prior when the evidence is weak) and the unwhitened spectrum's peak 
 ``tracker.local_bpm`` of the posterior's mode (precise when the breathing peak is clear).
 Quality = the confidence, times a dominance factor (the evidence's share within +-3 bpm of
 the rate, mapped by ``dominance``; a flat spectrum has ~0.11), reduced by gap-filled
-samples; below ``min_quality`` the rate is NaN (abstain rather than guess). Depth =
+samples; below ``min_quality`` the rate is NaN (abstain rather than guess). The rate needs no
+mounting calibration (its evidence is summed over the axes), so it is reported before the
+posture knows the vertical; amplitude then uses the ring's principal axis and depth stays
+NaN. One complex FFT of the window per second serves the evidence and, projected on the
+axis (the FFT is linear), the amplitude. Depth =
 amplitude at the rate along the calibrated forward axis (before that: the ring's principal
 horizontal axis), corrected for the comb's gain, over the amplitude of the resting breath,
 calibrated during the quiet-breathing stand (from the projection's own dominant peak and its
@@ -122,7 +126,9 @@ class BreathParams:
         min_window_s: Shortest window before a first estimate.
         nfft: FFT length of the spectral estimate.
         peak_halfwidth_hz: Half-width of the band counted as "the peak" (amplitude).
-        tracker: The rate tracker (grid, random walk, prior, evidence temper, confidence).
+        tracker: The rate tracker (grid, random walk, prior, evidence temper, confidence);
+            its random walk is 0.5 bpm/s here (chosen leave-one-session-out on the Hexoskin
+            recordings, ``benchmarks/breathing_accuracy.py --loso``), 1.0 for the RR source.
         whiten_exp: The power spectrum is multiplied by ``f ** whiten_exp``.
         whiten_knee_bpm: Above this rate the whitening weight stays constant.
         stride_ceiling: Highest breaths per stride considered while striding (0 = off).
@@ -147,7 +153,7 @@ class BreathParams:
     min_window_s: float = 12.0
     nfft: int = 4096
     peak_halfwidth_hz: float = 0.06
-    tracker: RateTracker = RateTracker()
+    tracker: RateTracker = RateTracker(walk_sigma_bpm=0.5)
     whiten_exp: float = 2.0
     whiten_knee_bpm: float = 30.0
     stride_ceiling: float = 0.7
