@@ -129,6 +129,7 @@ def evaluate(run: SimRun, metrics: list[Metrics]) -> dict[str, float]:
     res: dict[str, float] = {"n_s": float(ks.size)}
     e_rate = np.abs(rate - ref_rate)
     res["rate_within2"] = float(np.mean(np.nan_to_num(e_rate, nan=np.inf) <= 2.0))
+    res["rate_within15"] = float(np.mean(np.nan_to_num(e_rate, nan=np.inf) <= 1.5))
     # Also against the simulator's per-second instantaneous rate (60 / current breath
     # duration): stricter, since single breaths vary.
     e_inst = np.abs(rate - tr.rate_bpm[ks - 1])
@@ -248,7 +249,7 @@ def main() -> None:
             res.update({f"lb_{k}": v for k, v in lean_budget(run, ks).items()})
         rows.append((seed, res))
 
-    cols = [("rate_within2", "rate<=2bpm", "{:.1%}"),
+    cols = [("rate_within15", "rate<=1.5bpm", "{:.1%}"), ("rate_within2", "rate<=2bpm", "{:.1%}"),
             ("rate_within2_inst", "(vs 1-s truth)", "{:.1%}"),
             ("rate_abstain", "abstain", "{:.1%}"),
             ("rate_mae", "rate MAE", "{:.2f}"), ("cad_within2", "cad<=2spm", "{:.1%}"),
@@ -260,7 +261,9 @@ def main() -> None:
     print(f"{route} sim, {args.duration} s, path={args.path}, {chest}, random mountings, "
           f"steady running from 60 s after run start (n = seconds evaluated)")
     _table(rows, [("n_s", "n", "{:.0f}"), *cols])
-    print("targets: rate<=2bpm >= 90%, cadence within 2 spm")
+    w15 = min(r["rate_within15"] for _, r in rows)
+    print(f"targets: rate within 1.5 bpm on >= 90% of seconds at any mounting (issue 4; worst "
+          f"seed {w15:.1%}: {'met' if w15 >= 0.9 else 'NOT MET'}), cadence within 2 spm")
     print()
     print("posture, degrees: p95 = 95th percentile of |estimate - truth| (NaN counts as a "
           "miss); chg = same after removing each series' mean over the first 60 s; "

@@ -35,7 +35,11 @@ towards the prior when the evidence is weak) and the unwhitened spectrum's peak 
 ``tracker.local_bpm`` of the posterior's mode (precise when the breathing peak is clear).
 Quality = the confidence, times a dominance factor (the evidence's share within +-3 bpm of
 the rate, mapped by ``dominance``; a flat spectrum has ~0.11), reduced by gap-filled
-samples; below ``min_quality`` the rate is NaN (abstain rather than guess). Depth =
+samples; below ``min_quality`` the rate is NaN (abstain rather than guess). The rate needs no
+mounting calibration (its evidence is summed over the axes), so it is reported before the
+posture knows the vertical; amplitude then uses the ring's principal axis and depth stays
+NaN. One complex FFT of the window per second serves the evidence and, projected on the
+axis (the FFT is linear), the amplitude. Depth =
 amplitude at the rate along the calibrated forward axis (before that: the ring's principal
 horizontal axis), corrected for the comb's gain, over the amplitude of the resting breath,
 calibrated during the quiet-breathing stand (from the projection's own dominant peak and its
@@ -49,9 +53,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import fft as sp_fft
 from scipy.signal import sosfilt_zi
 
 from breathform.errors import InputError
@@ -120,7 +126,9 @@ class BreathParams:
         min_window_s: Shortest window before a first estimate.
         nfft: FFT length of the spectral estimate.
         peak_halfwidth_hz: Half-width of the band counted as "the peak" (amplitude).
-        tracker: The rate tracker (grid, random walk, prior, evidence temper, confidence).
+        tracker: The rate tracker (grid, random walk, prior, evidence temper, confidence);
+            its random walk is 0.5 bpm/s here (chosen leave-one-session-out on the Hexoskin
+            recordings, ``benchmarks/breathing_accuracy.py --loso``), 1.0 for the RR source.
         whiten_exp: The power spectrum is multiplied by ``f ** whiten_exp``.
         whiten_knee_bpm: Above this rate the whitening weight stays constant.
         stride_ceiling: Highest breaths per stride considered while striding (0 = off).
@@ -145,7 +153,7 @@ class BreathParams:
     min_window_s: float = 12.0
     nfft: int = 4096
     peak_halfwidth_hz: float = 0.06
-    tracker: RateTracker = RateTracker()
+    tracker: RateTracker = RateTracker(walk_sigma_bpm=0.5)
     whiten_exp: float = 2.0
     whiten_knee_bpm: float = 30.0
     stride_ceiling: float = 0.7
@@ -369,39 +377,44 @@ def frame_step(p: BreathParams, s: BreathState, bf: BreathFrame
     ring = np.concatenate((s.ring, yd))[-nr:]
     ring_filled = np.concatenate((s.ring_filled, x.filled[keep]))[-nr:]
     n_valid = min(nr, s.n_valid + int(keep.sum()))
-    s = replace(s, zi_a=zi_a, primed=True, comb_x=cx, comb_y=cy, zi_c=zi_c, ring=ring,
-                ring_filled=ring_filled, n_valid=n_valid)
-
-    axis = _axis(bf, ring[nr - n_valid:])
+    win = ring[nr - n_valid:]
+    axis = _axis(bf, win)
     rate = depth = amp = np.nan
     quality = 0.0
     onsets: tuple[float, ...] = ()
+    upd: dict[str, Any] = dict(zi_a=zi_a, primed=True, comb_x=cx, comb_y=cy, zi_c=zi_c,
+                                  ring=ring, ring_filled=ring_filled, n_valid=n_valid)
     if axis is not None and n_valid >= p.min_window_s * p.fs_d_hz:
-        win = ring[nr - n_valid:]
-        belief, f_b, conf = _track(p, s.belief, win, bf.stride_s)
-        s = replace(s, belief=belief)
-        amp = _amplitude(p, win @ axis, f_b)
+        plan, spec3 = _spectrum(p, win)
+        full = (spec3.real ** 2 + spec3.imag ** 2).sum(axis=1)
+        upd["belief"], f_b, conf = _track(p, s.belief, plan, full, bf.stride_s)
+        proj = _proj_power(plan, spec3, axis)
+        amp = _amplitude(p, plan, proj, f_b)
         filled_frac = float(ring_filled[nr - n_valid:].mean())
         quality = conf * (1.0 - filled_frac)
         if period > 0 and np.isfinite(f_b):
             amp = amp / max(comb_gain(p.comb_lambda, f_b, bf.stride_s), 0.2)
         if np.isfinite(f_b) and quality >= p.min_quality:
             rate = 60.0 * f_b
+        if np.isfinite(bf.forward[0]) and np.isfinite(s.amp_prev_g):
+            onsets, trk = _track_onsets(p, s, td, yd @ bf.forward)
+            upd.update(trk)
+        if quality >= p.min_quality:
+            upd["amp_prev_g"] = amp
         if bf.still and not s.rest_final:
             # the quiet stand has no locomotion: its calibration takes the projection's own
             # dominant peak (concentration-based quality), not the tracker's belief
-            amp_r, conc = _dominant_amplitude(p, win @ axis)
-            q_r = float(np.clip((conc - 0.2) / 0.5, 0.0, 1.0)) * (1.0 - filled_frac)
+            amp_r, conc = _dominant_amplitude(p, plan, proj)
+            q_r = min(1.0, max(0.0, (conc - 0.2) / 0.5)) * (1.0 - filled_frac)
             s = _rest_update(p, s, bf, amp_r, q_r)
         else:
             s = _rest_update(p, s, bf, amp, quality)
-        if quality >= p.min_quality and np.isfinite(s.rest_amp_g):
+        if quality >= p.min_quality and np.isfinite(s.rest_amp_g) \
+                and np.isfinite(bf.vertical[0]):
             depth = amp / s.rest_amp_g
-        if np.isfinite(bf.forward[0]) and np.isfinite(s.amp_prev_g):
-            onsets, s = _track_onsets(p, s, td, yd @ bf.forward)
-        s = replace(s, amp_prev_g=amp if quality >= p.min_quality else s.amp_prev_g)
     else:
         s = _rest_update(p, s, bf, np.nan, 0.0)
+    s = replace(s, **upd)
     if quality < p.min_quality:
         rate = depth = np.nan
     return BreathSecond(t_k, rate, depth, quality, amp, onsets, _rest_ok(s)), s
@@ -412,13 +425,17 @@ def _rest_ok(s: BreathState) -> bool:
 
 
 def _axis(bf: BreathFrame, ring: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    """The projection axis for amplitude and onsets.
+
+    The calibrated forward axis, else the ring's principal horizontal axis, else (vertical
+    unknown) its principal axis; None before 8 samples.
+    """
     if np.isfinite(bf.forward[0]):
         return bf.forward
-    v = bf.vertical
-    if not np.isfinite(v[0]) or ring.shape[0] < 8:
+    if ring.shape[0] < 8:
         return None
-    proj = np.eye(3) - np.outer(v, v)
-    h = ring @ proj
+    v = bf.vertical
+    h = ring @ (np.eye(3) - np.outer(v, v)) if np.isfinite(v[0]) else ring
     w, vecs = np.linalg.eigh(h.T @ h)
     return np.asarray(vecs[:, int(np.argmax(w))])
 
@@ -435,20 +452,61 @@ def _prior_now(p: BreathParams, stride_s: float) -> NDArray[np.float64]:
     """The resting prior, or while striding the locomotor-coupling prior."""
     if p.coupling_sigma_log <= 0 or not (np.isfinite(stride_s) and stride_s > 0):
         return _prior(p)
-    f = _grid_hz(p)
     mu = np.log(p.breaths_per_stride / stride_s)
-    w = np.exp(-0.5 * ((np.log(f) - mu) / p.coupling_sigma_log) ** 2)
+    w = np.exp((-0.5 / p.coupling_sigma_log ** 2) * (_log_grid(p.tracker) - mu) ** 2)
     return np.asarray(w / w.sum())
 
 
-def _track(p: BreathParams, belief: NDArray[np.float64], win: NDArray[np.float64],
-           stride_s: float) -> tuple[NDArray[np.float64], float, float]:
-    """One step of the forward filter; returns the belief, the rate (Hz) and the confidence."""
-    z = (win - win.mean(axis=0)) * _hann(win.shape[0])[:, None]
-    full = (np.abs(np.fft.rfft(z, p.nfft, axis=0)) ** 2).sum(axis=1)
+@lru_cache(maxsize=32)
+def _log_grid(t: RateTracker) -> NDArray[np.float64]:
+    return np.asarray(np.log(tracker_grid_hz(t)))
+
+
+@dataclass(frozen=True, slots=True)
+class _SpecPlan:
+    """Per window length: everything about the spectral estimate that does not change."""
+
+    hann: NDArray[np.float64]        # (n,) window
+    w2_sum: float                    # sum of the window's squares
+    nb: int                          # FFT bins kept (those up to the grid's top, searched)
+    df_hz: float                     # bin spacing
+    i0: NDArray[np.intp]             # grid -> lower bin
+    frac: NDArray[np.float64]        # grid -> interpolation weight of the upper bin
+    whiten: NDArray[np.float64]      # whitening weight on the grid
+
+
+@lru_cache(maxsize=16)
+def _spec_plan(p: BreathParams, n: int) -> _SpecPlan:
+    df = p.fs_d_hz / p.nfft
     f = _grid_hz(p)
-    spec = np.interp(f, np.fft.rfftfreq(p.nfft, 1.0 / p.fs_d_hz), full)
-    spec = spec * (np.minimum(f, p.whiten_knee_bpm / 60.0) / f[0]) ** p.whiten_exp
+    top_hz = max(float(f[-1]) + p.tracker.local_bpm / 60.0, p.band_hz[1]) + p.peak_halfwidth_hz
+    nb = min(p.nfft // 2 + 1, int(np.ceil(top_hz / df)) + 3)
+    pos = f / df
+    i0 = np.minimum(np.floor(pos).astype(np.intp), nb - 2)
+    w = _hann(n)
+    return _SpecPlan(
+        hann=w, w2_sum=float((w**2).sum()), nb=nb, df_hz=df, i0=i0,
+        frac=np.asarray(pos - i0), whiten=np.asarray(
+            (np.minimum(f, p.whiten_knee_bpm / 60.0) / f[0]) ** p.whiten_exp))
+
+
+def _spectrum(p: BreathParams, win: NDArray[np.float64]
+              ) -> tuple[_SpecPlan, NDArray[np.complex128]]:
+    """The window's Hann-windowed complex spectrum per axis, (nb, 3), bins up to the grid's top."""
+    plan = _spec_plan(p, win.shape[0])
+    z = (win - win.mean(axis=0)) * plan.hann[:, None]
+    return plan, np.asarray(sp_fft.rfft(z, p.nfft, axis=0))[:plan.nb]
+
+
+def _track(p: BreathParams, belief: NDArray[np.float64], plan: _SpecPlan,
+           full: NDArray[np.float64], stride_s: float
+           ) -> tuple[NDArray[np.float64], float, float]:
+    """One step of the forward filter on the window's power spectrum.
+
+    ``full`` is summed over the axes; returns the belief, the rate (Hz) and the confidence.
+    """
+    f = _grid_hz(p)
+    spec = (full[plan.i0] * (1.0 - plan.frac) + full[plan.i0 + 1] * plan.frac) * plan.whiten
     ceiling_hz = np.inf
     if p.stride_ceiling > 0 and np.isfinite(stride_s) and stride_s > 0:
         ceiling_hz = p.stride_ceiling / stride_s
@@ -457,11 +515,11 @@ def _track(p: BreathParams, belief: NDArray[np.float64], win: NDArray[np.float64
     d0, d1 = p.dominance
     total = float(spec.sum())
     if d1 > 0 and total > 0 and np.isfinite(total):
-        share = float(spec[np.abs(f - f_mean) * 60.0 <= 3.0].sum()) / total
-        conf *= float(np.clip((share - d0) / (d1 - d0), 0.0, 1.0))
+        share = float(spec[grid_near(p.tracker, 60.0 * f_mean, 3.0)].sum()) / total
+        conf *= min(1.0, max(0.0, (share - d0) / (d1 - d0)))
     # the whitened, tempered evidence locates a peak coarsely (and biased upwards); once the
     # belief is confident the unwhitened spectrum's peak near its mode gives the rate
-    f_peak = refined_peak_hz(full, p.fs_d_hz / p.nfft, float(f[int(np.argmax(post))]),
+    f_peak = refined_peak_hz(full, plan.df_hz, float(f[int(np.argmax(post))]),
                              p.tracker.local_bpm)
     return post, blend_rate_hz(conf, f_peak, f_mean), conf
 
@@ -513,17 +571,26 @@ def tracker_step(t: RateTracker, belief: NDArray[np.float64], spec: NDArray[np.f
     pred = (1.0 - t.prior_mix) * pred + t.prior_mix * prior
     total = float(spec.sum())
     if total > 0 and np.isfinite(total):
-        loglik = t.evidence_temp * np.log(spec / total + 1e-12)
+        lik = (spec * (1.0 / total) + 1e-12) ** t.evidence_temp
         if np.isfinite(ceiling_hz):
-            loglik = np.where(f > ceiling_hz, -50.0, loglik)
-        post = pred * np.exp(loglik - loglik.max())
+            lik[f > ceiling_hz] = 0.0
+        post = pred * lik
         post = post / post.sum()
     else:
         post = pred
     f_mean = float(post @ f)
-    mass = float(post[np.abs(f - f_mean) * 60.0 <= 3.0].sum())
+    mass = float(post[grid_near(t, 60.0 * f_mean, 3.0)].sum())
     q0, q1 = t.quality_mass
-    return np.asarray(post), f_mean, float(np.clip((mass - q0) / (q1 - q0), 0.0, 1.0))
+    return np.asarray(post), f_mean, min(1.0, max(0.0, (mass - q0) / (q1 - q0)))
+
+
+def grid_near(t: RateTracker, centre_bpm: float, half_bpm: float) -> slice:
+    """The grid points within ``half_bpm`` of ``centre_bpm`` (the grid is uniform)."""
+    g0, g1, gd = t.grid_bpm
+    n = tracker_grid_hz(t).shape[0]
+    lo = max(0, int(np.ceil((centre_bpm - half_bpm - g0) / gd - 1e-9)))
+    hi = min(n, int(np.floor((centre_bpm + half_bpm - g0) / gd + 1e-9)) + 1)
+    return slice(lo, max(lo, hi))
 
 
 def refined_peak_hz(full: NDArray[np.float64], df_hz: float, f_mode_hz: float,
@@ -560,28 +627,40 @@ def blend_rate_hz(conf: float, f_peak_hz: float, f_mean_hz: float) -> float:
     return conf * f_peak_hz + (1.0 - conf) * f_mean_hz
 
 
-def _dominant_amplitude(p: BreathParams, sig: NDArray[np.float64]) -> tuple[float, float]:
+def _proj_power(plan: _SpecPlan, spec3: NDArray[np.complex128], axis: NDArray[np.float64]
+                ) -> NDArray[np.float64]:
+    """Power spectrum of the window projected on ``axis`` (the FFT is linear)."""
+    return np.asarray(np.abs(spec3 @ axis) ** 2)
+
+
+def _bins_near(plan: _SpecPlan, f_hz: float, halfwidth_hz: float) -> slice:
+    """The bins ``k`` with ``|k df - f_hz| <= halfwidth_hz``."""
+    lo = max(0, int(np.ceil((f_hz - halfwidth_hz) / plan.df_hz - 1e-9)))
+    hi = min(plan.nb, int(np.floor((f_hz + halfwidth_hz) / plan.df_hz + 1e-9)) + 1)
+    return slice(lo, max(lo, hi))
+
+
+def _dominant_amplitude(p: BreathParams, plan: _SpecPlan, spec: NDArray[np.float64]
+                        ) -> tuple[float, float]:
     """Amplitude (rms) of the strongest peak in ``band_hz`` and its share of the band."""
-    w = _hann(sig.shape[0])
-    spec = np.abs(np.fft.rfft((sig - sig.mean()) * w, p.nfft)) ** 2
-    freqs = np.fft.rfftfreq(p.nfft, 1.0 / p.fs_d_hz)
-    band = (freqs >= p.band_hz[0]) & (freqs <= p.band_hz[1])
+    band = _bins_near(plan, 0.5 * (p.band_hz[0] + p.band_hz[1]),
+                      0.5 * (p.band_hz[1] - p.band_hz[0]))
     total = float(spec[band].sum())
     if not total > 0:
         return float("nan"), 0.0
-    f_b = float(freqs[band][int(np.argmax(spec[band]))])
-    pk = float(spec[band & (np.abs(freqs - f_b) <= p.peak_halfwidth_hz)].sum())
-    return float(np.sqrt(2.0 * pk / (p.nfft * float((w**2).sum())))), pk / total
+    f_b = (band.start + int(np.argmax(spec[band]))) * plan.df_hz
+    near = _bins_near(plan, f_b, p.peak_halfwidth_hz)
+    pk = float(spec[max(near.start, band.start):min(near.stop, band.stop)].sum())
+    return float(np.sqrt(2.0 * pk / (p.nfft * plan.w2_sum))), pk / total
 
 
-def _amplitude(p: BreathParams, sig: NDArray[np.float64], f_b: float) -> float:
-    """Rms amplitude of ``sig`` within ``peak_halfwidth_hz`` of ``f_b``."""
-    n = sig.shape[0]
-    w = _hann(n)
-    spec = np.abs(np.fft.rfft((sig - sig.mean()) * w, p.nfft)) ** 2
-    freqs = np.fft.rfftfreq(p.nfft, 1.0 / p.fs_d_hz)
-    pk = float(spec[np.abs(freqs - f_b) <= p.peak_halfwidth_hz].sum())
-    return float(np.sqrt(2.0 * pk / (p.nfft * float((w**2).sum()))))
+def _amplitude(p: BreathParams, plan: _SpecPlan, spec: NDArray[np.float64], f_b: float
+               ) -> float:
+    """Rms amplitude of the projected window within ``peak_halfwidth_hz`` of ``f_b``."""
+    if not np.isfinite(f_b):
+        return 0.0
+    pk = float(spec[_bins_near(plan, f_b, p.peak_halfwidth_hz)].sum())
+    return float(np.sqrt(2.0 * pk / (p.nfft * plan.w2_sum)))
 
 
 @lru_cache(maxsize=16)
@@ -602,11 +681,12 @@ def _rest_update(p: BreathParams, s: BreathState, bf: BreathFrame, amp: float,
         return replace(s, still_run=run)
     if s.rest_n >= p.rest_min_s:
         return replace(s, rest_final=True)
-    return replace(s, still_run=0)
+    return s if s.still_run == 0 else replace(s, still_run=0)
 
 
 def _track_onsets(p: BreathParams, s: BreathState, t: NDArray[np.float64],
-                  v: NDArray[np.float64]) -> tuple[tuple[float, ...], BreathState]:
+                  v: NDArray[np.float64]) -> tuple[tuple[float, ...], dict[str, Any]]:
+    """Inspiration onsets in this second's projected samples; the state fields to update."""
     # inhalation = chest rotating backwards = gravity moving towards +forward
     h = p.onset_hyst * 2.0 * np.sqrt(2.0) * s.amp_prev_g
     mode, ev, et = s.trk_mode, s.trk_v, s.trk_t_s
@@ -628,8 +708,7 @@ def _track_onsets(p: BreathParams, s: BreathState, t: NDArray[np.float64],
     if found:
         ons = np.concatenate((ons, np.asarray(found)))[-p.max_onsets:]
         n_on += len(found)
-    return tuple(found), replace(s, trk_mode=mode, trk_v=ev, trk_t_s=et, onsets_s=ons,
-                                 n_onsets=n_on)
+    return tuple(found), dict(trk_mode=mode, trk_v=ev, trk_t_s=et, onsets_s=ons, n_onsets=n_on)
 
 
 def step(p: BreathParams, s: BreathState, x: Sequence[BreathFrame]

@@ -133,3 +133,48 @@ def test_refined_peak_is_between_bins_and_nan_at_edges():
     full = np.exp(-0.5 * ((f - 0.3033) / 0.02) ** 2)
     assert abs(breathing.refined_peak_hz(full, df_hz, 0.3, 3.0) - 0.3033) < 0.001
     assert np.isnan(breathing.refined_peak_hz(full[:3], df_hz, 0.0, 3.0))
+
+
+def test_rate_is_tracked_before_the_posture_knows_the_vertical():
+    # the rate's evidence is summed over the three axes: it needs no mounting calibration;
+    # the depth does (it is relative to the calibrated resting breath), so it stays NaN
+    acc = _chest(90.0, 18.0, 0.01, 60.0, 0.0, 0.001, seed=6)
+    nan3 = np.full(3, np.nan)
+    frs = [breathing.BreathFrame(f.frame, nan3, nan3, np.nan, False)
+           for f in _frames(acc, np.nan, False)]
+    rows = breathing.run_batch(breathing.BreathParams(FS, rest_amp_g=0.007), frs)
+    late = rows[40:]
+    assert all(abs(r.rate_bpm - 18.0) < 0.5 for r in late)
+    assert all(np.isnan(r.depth_rel) for r in late)
+    assert all(r.amp_g > 0.0 for r in late)
+
+
+def test_projected_amplitude_matches_a_direct_spectrum():
+    # the amplitude reuses the three-axis spectrum (the FFT is linear): it must equal the
+    # rms within peak_halfwidth_hz of the rate computed from the projection itself
+    p = breathing.BreathParams(FS)
+    rng = np.random.default_rng(7)
+    n = round(p.window_s * p.fs_d_hz)
+    t = np.arange(n) / p.fs_d_hz
+    win = 0.001 * rng.standard_normal((n, 3))
+    win[:, 0] += 0.01 * np.sin(2 * np.pi * 0.3 * t)
+    axis = np.array([0.8, 0.6, 0.0])
+    plan, spec3 = breathing._spectrum(p, win)
+    got = breathing._amplitude(p, plan, breathing._proj_power(plan, spec3, axis), 0.3)
+    sig = win @ axis
+    w = np.hanning(n + 2)[1:-1]
+    full = np.abs(np.fft.rfft((sig - sig.mean()) * w, p.nfft)) ** 2
+    freqs = np.fft.rfftfreq(p.nfft, 1.0 / p.fs_d_hz)
+    pk = full[np.abs(freqs - 0.3) <= p.peak_halfwidth_hz].sum()
+    want = np.sqrt(2.0 * pk / (p.nfft * (w**2).sum()))
+    assert got == pytest.approx(want, rel=1e-9)
+    assert 0.6 * 0.01 / np.sqrt(2) * 0.8 < got < 1.1 * 0.01 / np.sqrt(2) * 0.8
+
+
+def test_grid_near_selects_the_points_within_the_half_width():
+    t = breathing.RateTracker()
+    f_bpm = breathing.tracker_grid_hz(t) * 60.0
+    for c in (5.0, 6.0, 17.3, 33.25, 59.9, 70.0):
+        want = np.flatnonzero(np.abs(f_bpm - c) <= 3.0)
+        sl = breathing.grid_near(t, c, 3.0)
+        assert list(range(sl.start, sl.stop)) == want.tolist()
