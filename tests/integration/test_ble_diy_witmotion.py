@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from ble_checks import assert_nothing_received_lost
 
 from breathform import config as config_mod
 from breathform.firmware_bridge.ble_source import BleSource, SensorTarget
@@ -152,9 +154,8 @@ def test_nothing_received_is_lost_and_split_packets_were_reassembled(outcome):
     got: dict[str, list[bytes]] = {}
     for p in raw:
         got.setdefault(p.char, []).append(p.payload)
-    for dev in (outcome.board, outcome.wit):
-        for char, sent in dev.stats.sent_payloads.items():
-            assert got.get(char) == sent, char
+    assert_nothing_received_lost(got, (outcome.board, outcome.wit), outcome.source.stats,
+                                 Counter(p.sensor for p in raw))
     notes = got[wit.NOTIFY_UUID]
     assert any(len(b) % wit.PACKET_LEN for b in notes)  # really split and joined
     assert any(len(b) > wit.PACKET_LEN for b in notes)

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
+from ble_checks import assert_nothing_received_lost
 
 from breathform import config as config_mod
 from breathform.firmware_bridge.ble_source import BleSource, SensorTarget
@@ -107,10 +109,10 @@ def _stored_payloads(path: Path) -> dict[str, list[bytes]]:
 
 
 def _assert_nothing_received_lost(run: Run) -> None:
-    got = _stored_payloads(run.path)
-    for dev in (run.h10, run.movesense):
-        for char, sent in dev.stats.sent_payloads.items():
-            assert got.get(char) == sent, char
+    with SessionReader(run.path) as r:
+        n_stored = Counter(p.sensor for p in r.iter_raw())
+    assert_nothing_received_lost(_stored_payloads(run.path), (run.h10, run.movesense),
+                                 run.source.stats, n_stored)
     assert run.result.dropped_packets == 0 and run.source.dropped == 0
 
 
