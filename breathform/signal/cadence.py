@@ -11,12 +11,20 @@ near twice the step lag. Abstains (NaN) below ``min_acf`` or when the body is st
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.fft import irfft, next_fast_len, rfft
 
+try:  # scipy.fft's own backend: calling it directly skips the dispatch (~20 us a call)
+    from scipy.fft._pocketfft import pypocketfft as _pfft
+    from scipy.fft._pocketfft.helper import _workers
+except ImportError:  # pragma: no cover - a scipy that moved it: the public path is used
+    _pfft = None
+
 from breathform.errors import InputError
+from breathform.signal import _numeric as nu
 from breathform.signal import frames as fr
 from breathform.signal._filters import butter_sos, filt
 from breathform.signal.regrid import Samples
@@ -107,34 +115,56 @@ def frame_step(p: CadenceParams, s: CadenceState, f: fr.Frame
                ) -> tuple[CadenceSecond, CadenceState]:
     """Process one second."""
     if f.reset:
-        s = replace(s, zi=np.zeros_like(s.zi), n_valid=0)
+        s = CadenceState(s.framer, np.zeros_like(s.zi), s.buf, 0)
     x = f.samples
-    nan = CadenceSecond(float(f.k), np.nan, np.nan, 0.0)
     if x.n == 0:
-        return nan, s
+        return CadenceSecond(float(f.k), np.nan, np.nan, 0.0), s
     mag = np.linalg.norm(x.acc_g, axis=1) - 1.0
     y, zi = filt(_sos(p), mag, s.zi)
     nw = s.buf.shape[0]
     buf = np.concatenate((s.buf, y))[-nw:]
-    s = replace(s, zi=zi, buf=buf, n_valid=min(nw, s.n_valid + x.n))
-    if s.n_valid < nw:
-        return nan, s
+    n_valid = min(nw, s.n_valid + x.n)
+    s = CadenceState(s.framer, zi, buf, n_valid)
+    if n_valid < nw:
+        return CadenceSecond(float(f.k), np.nan, np.nan, 0.0), s
     return estimate(p, buf, float(f.k)), s
+
+
+@lru_cache(maxsize=32)
+def _lags(p: CadenceParams, n: int) -> tuple[int, int, int, int, NDArray[np.int64]]:
+    """Step lag range, stride lag limit, FFT size and the unbiasing divisor for n samples."""
+    lmin = max(2, int(np.floor(60.0 / p.max_spm * p.fs_hz)))
+    lmax = int(np.ceil(60.0 / p.min_spm * p.fs_hz))
+    lstride = min(n - 2, 2 * lmax + 3)
+    nfft = next_fast_len(2 * n)
+    div = n - np.arange(min(lstride + 2, (nfft // 2) * 2))
+    div.setflags(write=False)
+    return lmin, lmax, lstride, nfft, div
+
+
+def _acf_raw(z: NDArray[np.float64], nfft: int) -> NDArray[np.float64]:
+    """``irfft(np.abs(rfft(z, nfft)) ** 2)``: the (circular, zero-padded) autocorrelation."""
+    if _pfft is None:  # pragma: no cover - a scipy that moved its backend
+        return np.asarray(irfft(np.abs(rfft(z, nfft)) ** 2))
+    # what scipy.fft's rfft / irfft do for a float64 1-D input, minus the dispatch
+    pad = np.zeros(nfft)
+    pad[:z.shape[0]] = z
+    w = _workers(None)
+    spec = _pfft.r2c(pad, (-1,), True, 0, None, w)
+    pw = np.abs(spec) ** 2 + 0.0j
+    return np.asarray(_pfft.c2r(pw, (-1,), (pw.shape[0] - 1) * 2, False, 2, None, w))
 
 
 def estimate(p: CadenceParams, buf: NDArray[np.float64], t_s: float) -> CadenceSecond:
     """Step and stride period from one window of high-passed |acc|."""
     nan = CadenceSecond(t_s, np.nan, np.nan, 0.0)
-    z = buf - buf.mean()
-    if float(z.std()) < p.min_std_g:
+    z = buf - np.add.reduce(buf) / buf.shape[0]
+    if nu.std1(z) < p.min_std_g:
         return nan
     n = z.shape[0]
-    lmin = max(2, int(np.floor(60.0 / p.max_spm * p.fs_hz)))
-    lmax = int(np.ceil(60.0 / p.min_spm * p.fs_hz))
-    lstride = min(n - 2, 2 * lmax + 3)
-    spec = rfft(z, next_fast_len(2 * n))
-    acf = irfft(np.abs(spec) ** 2)[: lstride + 2]
-    acf = acf / acf[0] * n / (n - np.arange(acf.shape[0]))
+    lmin, lmax, lstride, nfft, div = _lags(p, n)
+    acf = _acf_raw(z, nfft)[: lstride + 2]
+    acf = acf / acf[0] * n / div
     seg = acf[lmin - 1: lmax + 2]
     inner = seg[1:-1]
     is_pk = (inner > seg[:-2]) & (inner >= seg[2:])

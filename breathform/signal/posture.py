@@ -22,6 +22,7 @@ follow stride-frequency roll, so without a gyroscope the ranges are NaN.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -30,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from breathform.errors import InputError
+from breathform.signal import _numeric as nu
 from breathform.signal import frames as fr
 from breathform.signal import orientation as ori
 from breathform.signal.regrid import Samples
@@ -326,14 +328,14 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
             continue
         acc = x.acc_g
         grav = o.grav_g
-        mean = acc.mean(axis=0)
-        still = bool(acc.std(axis=0).max() < p.still_std_g
+        mean, std = nu.mean_std_axis0(acc)
+        still = bool(std.max() < p.still_std_g
                      and abs(float(np.linalg.norm(mean)) - 1.0) < 0.05
                      and x.n >= 0.5 * p.fs_hz)
         if still and x.gyr_dps is not None:
             still = float(np.linalg.norm(x.gyr_dps, axis=1).mean()) < p.still_gyr_dps
         norm = np.linalg.norm(acc, axis=1)
-        running = bool(norm.std() > p.run_std_g)
+        running = nu.std1(norm) > p.run_std_g
         s = _update_vertical(p, s, still, mean)
         if running and not np.isnan(s.vertical[0]) and np.isnan(s.forward[0]):
             s = _update_forward(p, s, acc, grav, st_s)
@@ -387,7 +389,7 @@ def stride_range_deg(angle_deg: NDArray[np.float64], stride_s: float, fs_hz: flo
         The range in degrees, or NaN when the stride is unknown, longer than the history or
         the window holds a NaN.
     """
-    if not np.isfinite(stride_s):
+    if not math.isfinite(stride_s):
         return np.nan
     win = round(stride_s * fs_hz)
     if not 2 <= win < angle_deg.shape[0]:
@@ -396,8 +398,8 @@ def stride_range_deg(angle_deg: NDArray[np.float64], stride_s: float, fs_hz: flo
     if not bool(np.isfinite(a).all()):
         return np.nan
     if period_deg is not None:
-        a = np.unwrap(a, period=period_deg)
-    a = a - np.linspace(0.0, a[-1] - a[0], a.shape[0])
+        a = nu.unwrap(a, period_deg)
+    a = a - nu.ramp(float(a[-1] - a[0]), a.shape[0])
     return float(a.max() - a.min())
 
 

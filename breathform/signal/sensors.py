@@ -268,13 +268,43 @@ def _fill_cadence(fs_hz: float, cp: cadence.CadenceParams, cs: cadence.CadenceSt
     """Gap-fill and cadence, second by second; the filled frames and cadence rows."""
     filled = []
     crows = []
+    pend: list[Samples] = []  # samples not yet pushed into hist (see _hist_with)
     for f in frames:
-        f, hist = _fill(f, hist, stride_s, fs_hz)
+        if f.reset:
+            hist = np.zeros_like(hist)
+            pend = []
+        period = (round(stride_s * fs_hz) if math.isfinite(stride_s) and not f.reset
+                  else 0)
+        if period != 0 and bool(f.samples.filled.any()):
+            f, hist = _fill(f, _hist_with(hist, pend), stride_s, fs_hz)
+            pend = []
+        else:  # _fill would return f as is: only the history moves on
+            pend.append(f.samples)
         crow, cs = cadence.frame_step(cp, cs, f)
         stride_s = crow.stride_s
         filled.append(f)
         crows.append(crow)
-    return filled, crows, cs, hist, stride_s
+    return filled, crows, cs, _hist_with(hist, pend), stride_s
+
+
+def _hist_with(hist: NDArray[np.float64], pend: list[Samples]) -> NDArray[np.float64]:
+    """The history after the samples ``pend``: what _fill leaves after each of them."""
+    h = hist.shape[0]
+    take: list[Samples] = []
+    rows = 0
+    for x in reversed(pend):
+        if rows >= h:
+            break
+        take.append(x)
+        rows += x.n
+    if not rows:
+        return hist
+    parts = [np.hstack((x.acc_g, x.gyr_dps if x.gyr_dps is not None
+                        else np.zeros_like(x.acc_g))) for x in reversed(take)]
+    if rows < h:
+        parts.insert(0, hist)
+    allx = np.concatenate(parts)
+    return allx[allx.shape[0] - h:].copy()
 
 
 def sacrum_samples_step(p: SacrumParams, s: SacrumState, x: Samples
