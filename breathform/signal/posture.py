@@ -267,11 +267,15 @@ _NO_GRAV = np.zeros((0, 3))
 _NO_GRAV.setflags(write=False)
 
 
+_FrameOrient = tuple[ori.Orientation, NDArray[np.float64] | None, int, int]
+"""A frame's orientation, its run's quaternions and the frame's rows a:b in them."""
+
+
 def _orient_frames(p: PostureParams, os_: ori.OrientationState, frames: Sequence[fr.Frame]
-                   ) -> tuple[list[ori.Orientation | None], ori.OrientationState]:
+                   ) -> tuple[list[_FrameOrient | None], ori.OrientationState]:
     """Orientation of each frame's samples (None when empty), one filter call per run."""
     op = _orient_params(p)
-    out: list[ori.Orientation | None] = [None] * len(frames)
+    out: list[_FrameOrient | None] = [None] * len(frames)
     run: list[int] = []
 
     def flush(os_: ori.OrientationState) -> ori.OrientationState:
@@ -280,7 +284,7 @@ def _orient_frames(p: PostureParams, os_: ori.OrientationState, frames: Sequence
         xs = [frames[i].samples for i in run]
         if len(run) == 1:
             o, os_ = ori.step(op, os_, xs[0].acc_g, xs[0].gyr_dps if p.has_gyro else None)
-            out[run[0]] = o
+            out[run[0]] = (o, o.quat, 0, xs[0].n)
             return os_
         acc = np.concatenate([x.acc_g for x in xs])
         gyr = None
@@ -291,7 +295,8 @@ def _orient_frames(p: PostureParams, os_: ori.OrientationState, frames: Sequence
         a = 0
         for i, x in zip(run, xs, strict=True):
             b = a + x.n
-            out[i] = ori.Orientation(o.grav_g[a:b], None if o.quat is None else o.quat[a:b])
+            out[i] = (ori.Orientation(o.grav_g[a:b], None if o.quat is None else o.quat[a:b]),
+                      o.quat, a, b)
             a = b
         return os_
 
@@ -315,17 +320,22 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
     gravs: list[NDArray[np.float64]] = []
     roll_hist, yaw_hist = s.roll_hist, s.yaw_hist
     y_ax: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None = None
-    for f, st_s, o in zip(frames, step_s, orients, strict=True):
+    # heading of the rest of a run's samples from this frame on (elementwise, so a frame's
+    # rows are what heading_deg gives on the frame alone), again if the forward axis changes
+    yaw_run: tuple[NDArray[np.float64], NDArray[np.float64], int, NDArray[np.float64]] | None
+    yaw_run = None
+    for f, st_s, fo in zip(frames, step_s, orients, strict=True):
         x = f.samples
         if f.reset:
             s = reset_filters(p, s)
             roll_hist, yaw_hist = s.roll_hist, s.yaw_hist
-        if o is None:
+        if fo is None:
             rows.append(PostureSecond(float(f.k), np.nan, np.nan, np.nan, False, False,
                                       _calibrated(s), 1.0))
             axes.append((s.vertical, s.forward))
             gravs.append(_NO_GRAV)
             continue
+        o, quat_run, a, b = fo
         acc = x.acc_g
         grav = o.grav_g
         mean, std = nu.mean_std_axis0(acc)
@@ -347,9 +357,12 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
                 y_ax = (s.vertical, s.forward, _cross3(s.vertical, s.forward))
             pitch_s, roll_s = _pitch_roll_deg(grav, s.vertical, s.forward, y_ax[2])
             pitch = float(pitch_s.mean())
-            if o.quat is not None:
+            if quat_run is not None:
                 roll = roll_s
-                yaw = heading_deg(o.quat, s.forward)
+                if yaw_run is None or yaw_run[0] is not quat_run or yaw_run[1] is not s.forward:
+                    yaw_run = (quat_run, s.forward, a, heading_deg(quat_run[a:], s.forward))
+                a0 = yaw_run[2]
+                yaw = yaw_run[3][a - a0:b - a0]
         roll_rng = yaw_rng = np.nan
         if p.has_gyro:   # without one the history stays NaN: skip the work
             if roll is None or yaw is None:
