@@ -265,25 +265,41 @@ def _fill_cadence(fs_hz: float, cp: cadence.CadenceParams, cs: cadence.CadenceSt
                   frames: list[fr.Frame], hist: NDArray[np.float64], stride_s: float
                   ) -> tuple[list[fr.Frame], list[cadence.CadenceSecond], cadence.CadenceState,
                              NDArray[np.float64], float]:
-    """Gap-fill and cadence, second by second; the filled frames and cadence rows."""
-    filled = []
-    crows = []
+    """Gap-fill and cadence; the filled frames and cadence rows.
+
+    A second with gap-filled samples is filled with the stride the cadence of the second
+    before found, so cadence runs over the seconds up to it first; in between, over as
+    many seconds as there are (:func:`cadence.frames_step`).
+    """
+    filled: list[fr.Frame] = []
+    crows: list[cadence.CadenceSecond] = []
+    group: list[fr.Frame] = []  # seconds whose cadence is still to be computed
     pend: list[Samples] = []  # samples not yet pushed into hist (see _hist_with)
     for f in frames:
         if f.reset:
             hist = np.zeros_like(hist)
             pend = []
-        period = (round(stride_s * fs_hz) if math.isfinite(stride_s) and not f.reset
-                  else 0)
-        if period != 0 and bool(f.samples.filled.any()):
-            f, hist = _fill(f, _hist_with(hist, pend), stride_s, fs_hz)
-            pend = []
+        if bool(f.samples.filled.any()):
+            if group:
+                rows, cs = cadence.frames_step(cp, cs, group)
+                crows += rows
+                stride_s = rows[-1].stride_s
+                group = []
+            period = (round(stride_s * fs_hz) if math.isfinite(stride_s) and not f.reset
+                      else 0)
+            if period != 0:
+                f, hist = _fill(f, _hist_with(hist, pend), stride_s, fs_hz)
+                pend = []
+            else:
+                pend.append(f.samples)
         else:  # _fill would return f as is: only the history moves on
             pend.append(f.samples)
-        crow, cs = cadence.frame_step(cp, cs, f)
-        stride_s = crow.stride_s
         filled.append(f)
-        crows.append(crow)
+        group.append(f)
+    if group:
+        rows, cs = cadence.frames_step(cp, cs, group)
+        crows += rows
+        stride_s = rows[-1].stride_s
     return filled, crows, cs, _hist_with(hist, pend), stride_s
 
 
