@@ -429,7 +429,7 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
     ends = list(itertools.accumulate(counts))
     # strictly increasing (NaN compares False) within each packet and finite ends =>
     # all finite
-    ok = all(math.isfinite(v) for v in itertools.chain(t_obs_dev_s, t_rx_s))
+    ok = all(map(math.isfinite, itertools.chain(t_obs_dev_s, t_rx_s)))
     if ok and t.shape[0]:
         inc = t[1:] > t[:-1]
         bounds = [e - 1 for e in ends[:-1] if 0 < e < t.shape[0]]
