@@ -6,7 +6,8 @@ Simulates a run (default 60 min, Polar H10 chest ACC 200 Hz + Movesense sacrum I
 SessionProcessor the live run uses). In the same run it times neurokit2's `rsp_process`
 (breathing only: clean, peaks, rate, amplitude) on a signal of the same length and rate
 (the simulated chest accelerometer's vertical axis), so the two figures share the
-machine's load. Prints seconds, x real time and the ratio.
+machine's load. Prints seconds, x real time and the ratio, then where the time goes: one
+more pass through the decoders alone, and one replay with the main stages timed.
 
     .venv/bin/python benchmarks/replay_speed.py [--minutes 60] [--seed 1] [--repeat 3]
         [--sacrum-hz 208] [--no-neurokit] [--profile N]
@@ -74,6 +75,52 @@ def _decode_once(path: Path) -> tuple[float, float]:
         return t1 - t0, time.perf_counter() - t1
 
 
+_STAGES = (
+    # (label, module, attribute): callables timed (inclusive) in the per-stage pass
+    ("decoders + clock alignment", "breathform.firmware_bridge.decode", "SensorDecoder.feed_many"),
+    ("regrid", "breathform.signal.regrid", "step"),
+    ("gap fill + cadence", "breathform.signal.sensors", "_fill_cadence"),
+    ("posture + orientation", "breathform.signal.posture", "frames_step"),
+    ("breathing tracker", "breathform.signal.breathing", "frame_step"),
+    ("gait detector", "breathform.signal.gait", "step"),
+    ("alert rules", "breathform.alerts.engine", "step"),
+)
+
+
+def _stages_once(path: Path, cfg: Config) -> tuple[float, dict[str, float]]:
+    """One more replay with the main stages timed (each wrapped: a little overhead).
+
+    Returns:
+        The replay's seconds and the seconds inside each stage of ``_STAGES``.
+    """
+    import importlib
+
+    spent = dict.fromkeys([label for label, _, _ in _STAGES], 0.0)
+    undo = []
+    for label, mod_name, attr in _STAGES:
+        owner: object = importlib.import_module(mod_name)
+        *path_, name = attr.split(".")
+        for part in path_:
+            owner = getattr(owner, part)
+        fn = getattr(owner, name)
+
+        def timed(*a: object, _fn: object = fn, _label: str = label, **k: object) -> object:
+            t0 = time.perf_counter()
+            try:
+                return _fn(*a, **k)  # type: ignore[operator]
+            finally:
+                spent[_label] += time.perf_counter() - t0
+
+        setattr(owner, name, timed)
+        undo.append((owner, name, fn))
+    try:
+        t, _, _ = _replay_once(path, cfg)
+    finally:
+        for owner, name, fn in undo:
+            setattr(owner, name, fn)
+    return t, spent
+
+
 def _neurokit_once(signal: np.ndarray, fs_hz: float) -> float:
     import neurokit2 as nk
 
@@ -132,6 +179,10 @@ def main() -> None:
               f"({100 * t_read / med:.0f} %), decoders + clock alignment {t_dec:.2f} s "
               f"({100 * t_dec / med:.0f} %), the rest (DSP + alerts) "
               f"{med - t_read - t_dec:.2f} s ({100 * (med - t_read - t_dec) / med:.0f} %)")
+        t_all, spent = _stages_once(path, cfg)
+        print(f"per stage (one more pass, {t_all:.2f} s with timers): " + ", ".join(
+            f"{label} {v:.2f} s ({100 * v / t_all:.0f} %)" for label, v in spent.items())
+            + f"; the rest {t_all - sum(spent.values()):.2f} s")
         if nk:
             nk_med = statistics.median(nk)
             print(f"neurokit2 {_nk_version()} rsp_process (breathing only) on {dur_s:.0f} s "

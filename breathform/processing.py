@@ -124,31 +124,36 @@ class SessionProcessor:
                 errors[sensor] = iter(dec.batch_errors)
                 next_err[sensor] = next(errors[sensor], None)
         pos = dict.fromkeys(by_sensor, 0)
+        counters = self.counters
+        samples = counters.samples
+        checks = self.mount_checks
+        counters.packets += len(packets)
         for pkt in packets:
-            self.counters.packets += 1
-            it = decoded.get(pkt.sensor)
+            sensor = pkt.sensor
+            it = decoded.get(sensor)
             if it is None:
                 continue
             for item in next(it):
                 if isinstance(item, ImuBlock):
                     blocks.append(item)
-                    self.counters.samples[item.sensor] += item.n
-                    check = self.mount_checks.get(item.sensor)
-                    warn = None if check is None else check.feed(item.t_s, item.acc_g)
-                    if warn is not None:
-                        events.append((pkt.t_rx_s, "calibration_warning", warn))
+                    samples[item.sensor] += item.t_s.shape[0]
+                    if checks:
+                        check = checks.get(item.sensor)
+                        warn = None if check is None else check.feed(item.t_s, item.acc_g)
+                        if warn is not None:
+                            events.append((pkt.t_rx_s, "calibration_warning", warn))
                     if item.gap:
-                        self.counters.gaps += 1
+                        counters.gaps += 1
                         events.append((pkt.t_rx_s, "gap", f"{item.sensor}: samples lost "
                                        f"before seq {item.seq}"))
                 else:
                     hr.append(item)
-            err = next_err[pkt.sensor]
-            if err is not None and err[0] == pos[pkt.sensor]:
-                self.counters.decode_errors += 1
-                events.append((pkt.t_rx_s, "decode_error", f"{pkt.sensor}: {err[1]}"))
-                next_err[pkt.sensor] = next(errors[pkt.sensor], None)
-            pos[pkt.sensor] += 1
+            err = next_err[sensor]
+            if err is not None and err[0] == pos[sensor]:
+                counters.decode_errors += 1
+                events.append((pkt.t_rx_s, "decode_error", f"{sensor}: {err[1]}"))
+                next_err[sensor] = next(errors[sensor], None)
+            pos[sensor] += 1
         metrics, self.dsp_state = dsp.step(self.dsp_params, self.dsp_state, blocks, hr)
         strides, self.dsp_state = dsp.take_strides(self.dsp_state)
         alerts: list[Alert] = []

@@ -566,6 +566,7 @@ _WIN: tuple[str, ...] = ("t_s", "rate_bpm", "depth_rel", "coupled", *_POSTURE)
 
 
 def _push_window(p: AlertParams, s: AlertState, m: Metrics) -> AlertState:
+    """Add the row to the smoothing window (and count it: ``n_seen``, ``last_t_s``)."""
     ok = _breath_ok(p, m)
     row = [m.t_s,
            m.rate_bpm if ok else math.nan,
@@ -578,7 +579,7 @@ def _push_window(p: AlertParams, s: AlertState, m: Metrics) -> AlertState:
     n_keep = p.smooth_max_rows - 1
     keep = [i for i, t in enumerate(s.win_t_s) if t > oldest_s]
     keep = keep[max(0, len(keep) - n_keep):] if n_keep > 0 else []
-    new: dict[str, Any] = {}
+    new: dict[str, Any] = {"n_seen": s.n_seen + 1, "last_t_s": m.t_s}
     for name, v in zip(_WIN, row, strict=True):
         col = getattr(s, f"win_{name}")
         new[f"win_{name}"] = (*(col[i] for i in keep), v)
@@ -744,8 +745,11 @@ def _evaluate(p: AlertParams, s: AlertState, m: Metrics) -> tuple[Alert | None, 
             on = _latch_above(on, sm.posture[r.metric], *th.form[r.cause])
         latches[r.latch] = on
 
-    s = replace(s, rate_high_on=rate_high_on, rapid_shallow_on=rs_on,
-                coupling_lost_on=cpl_on, **latches)
+    if ((rate_high_on, rs_on, cpl_on) != (s.rate_high_on, s.rapid_shallow_on,
+                                          s.coupling_lost_on)
+            or any(getattr(s, k) != v for k, v in latches.items())):
+        s = replace(s, rate_high_on=rate_high_on, rapid_shallow_on=rs_on,
+                    coupling_lost_on=cpl_on, **latches)
     if not ((rate_high_on or rs_on or cpl_on) and any(latches.values())):
         if s.held_s or s.episode_alerts:
             s = replace(s, held_s=0.0, episode_alerts=0)
@@ -790,7 +794,6 @@ def step(p: AlertParams, s: AlertState, metrics: Sequence[Metrics]
         if _fin(s.last_t_s) and not m.t_s > s.last_t_s:
             raise InputError(f"metrics[{i}].t_s must increase: got {m.t_s} after "
                              f"{s.last_t_s}")
-        s = replace(s, n_seen=s.n_seen + 1, last_t_s=m.t_s)
         s = _push_window(p, s, m)
         if not s.baseline_ready:
             s = _update_baseline(p, s, m)

@@ -354,19 +354,29 @@ _MARGIN_S = 1e-6
 exp) only when it is this far from the threshold; closer ones are recomputed exactly."""
 
 
-def _map_approx(p: ClockParams, prm: tuple[float, ...], x: float) -> float:
-    """A close (not bit-exact) scalar estimate of the map of rel device time x."""
-    _t_ref, out_ref, a, r, t0, e0, tau = prm
-    o = x * r + a + x + out_ref - p.latency_floor_s
-    if e0 != 0.0:
-        o += e0 * math.exp(-max(x - t0, 0.0) / tau)
-    return o
-
-
 def _map_exact(p: ClockParams, prm: tuple[float, ...], x: float) -> float:
-    """The map of rel device time x, bit-identical to mapping it within a packet."""
+    """The map of rel device time x, bit-identical to mapping it within a packet.
+
+    _map_rel_arr's operations in the same order on Python floats (IEEE doubles, as numpy's
+    elementwise +, *, / are), except the exponential, which numpy computes (on a
+    one-element array, as _map_rel_arr would) since libm's may round differently.
+    """
     _t_ref, out_ref, a, r, t0, e0, tau = prm
-    return float(_map_rel_arr(p, out_ref, a, r, t0, e0, tau, np.array([x]))[0])
+    out = x * r
+    out += a
+    out += x
+    out += out_ref
+    if p.latency_floor_s != 0.0:
+        out -= p.latency_floor_s
+    if e0 != 0.0:
+        res = x - t0
+        if res < 0.0:  # np.maximum(res, 0.0); res is finite (a -0.0 gives exp(-0.0) == 1)
+            res = 0.0
+        res /= -tau
+        out += float(np.exp(np.array([res]))[0]) * e0
+    else:
+        out += 0.0
+    return out
 
 
 def _check_many(t: NDArray[np.float64], counts: Sequence[int], t_obs: Sequence[float],
@@ -419,7 +429,7 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
     ends = list(itertools.accumulate(counts))
     # strictly increasing (NaN compares False) within each packet and finite ends =>
     # all finite
-    ok = all(math.isfinite(v) for v in itertools.chain(t_obs_dev_s, t_rx_s))
+    ok = all(map(math.isfinite, itertools.chain(t_obs_dev_s, t_rx_s)))
     if ok and t.shape[0]:
         inc = t[1:] > t[:-1]
         bounds = [e - 1 for e in ends[:-1] if 0 < e < t.shape[0]]
@@ -475,7 +485,9 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
             elif n:
                 # guard against float rounding putting the first output at/below the last
                 prm = (t_ref, out_ref, a, r, t0, e0, tau)
-                o0 = _map_approx(p, prm, first_rel)
+                o0 = first_rel * r + a + first_rel + out_ref - floor  # scalar estimate (math.exp)
+                if e0 != 0.0:
+                    o0 += e0 * math.exp(-max(first_rel - t0, 0.0) / tau)
                 if abs(o0 - last_out_est) > _MARGIN_S * (1.0 + abs(last_out_est)):
                     if o0 <= last_out_est:
                         reset = True
@@ -497,7 +509,9 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
         if n:
             last_sample = t_last - t_ref
             last_out, last_out_src = None, (prm, last_sample)
-            last_out_est = _map_approx(p, prm, last_sample)
+            last_out_est = last_sample * r + a + last_sample + out_ref - floor  # estimate
+            if e0 != 0.0:
+                last_out_est += e0 * math.exp(-max(last_sample - t0, 0.0) / tau)
         # _observe, on locals
         y = (t_rx - out_ref) - t_rel
         bid = math.floor(t_rel / bin_s)

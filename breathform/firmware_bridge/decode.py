@@ -219,6 +219,9 @@ class SensorDecoder:
         out: list[list[ImuBlock | HeartRate]] = []
         pre = (_movesense_imu6_many(pkts) if self.kind == "movesense" and len(pkts) > 1
                else {})
+        if pre and len(pre) == len(pkts) and self._movesense_run(pkts, pre, out):
+            self._flush()
+            return out
         for i, pkt in enumerate(pkts):
             self.n_packets += 1
             try:
@@ -334,6 +337,47 @@ class SensorDecoder:
         t_obs_s = base_s + _last_offset_s(n, self.fs_hz)
         return self._emit(pkt, off, t_obs_s, gap, force_reset, lost, n, acc_g, gyr_dps,
                           base_s)
+
+    def _movesense_run(self, pkts: Sequence[RawPacket], pre: dict[int, _Imu6],
+                       out: list[list[ImuBlock | HeartRate]]) -> bool:
+        """:meth:`_movesense_imu` for a run of IMU6 data packets, the clock unwrapped at once.
+
+        Only when no packet resets the device clock (else False, nothing consumed): then
+        each timestamp is the previous plus the u32 step, as :meth:`_u32_clock` gives.
+        The steps are rounded as Python's round() does (half to even, like np.rint).
+        """
+        m = len(pkts)
+        imus = [pre[i] for i in range(m)]
+        raw = np.array([q[0] for q in imus], dtype=np.int64)
+        ns = np.array([q[1] for q in imus], dtype=np.int64)
+        first = self._prev_ts is None
+        prev_raw = np.concatenate(([self._prev_raw_ms], raw[:-1]))
+        prev_n = np.concatenate(([self._prev_n], ns[:-1]))
+        d = (raw - prev_raw) % _U32
+        steps = np.rint(d * self.fs_hz / 1000.0)
+        reset = (d >= _U32 // 2) | (steps < prev_n)
+        if first:
+            reset[0] = False
+            d[0] = 0
+            steps[0] = prev_n[0] = 0  # lost = 0
+        if bool(reset.any()):
+            return False
+        if first:
+            self._ref_dev = int(raw[0])
+            ts = np.cumsum(d) + raw[0]
+        else:
+            ts = np.cumsum(d) + int(self._prev_ts or 0)
+        lost = (steps - prev_n).astype(np.int64).tolist()
+        base = ((ts - self._ref_dev) / 1000.0).tolist()
+        fs = self.fs_hz
+        for pkt, (_, n, acc_g, gyr_dps), base_s, lo in zip(pkts, imus, base, lost,
+                                                           strict=True):
+            out.append(self._emit(pkt, _sample_offsets_s(n, fs),
+                                  base_s + _last_offset_s(n, fs), lo > 0, False, lo, n,
+                                  acc_g, gyr_dps, base_s))
+        self.n_packets += m
+        self._prev_ts, self._prev_raw_ms, self._prev_n = int(ts[-1]), int(raw[-1]), int(ns[-1])
+        return True
 
     def _witmotion(self, pkt: RawPacket) -> list[ImuBlock | HeartRate]:
         data = self.reassembler.feed(pkt.payload)

@@ -10,11 +10,19 @@ near twice the step lag. Abstains (NaN) below ``min_acf`` or when the body is st
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.fft import irfft, next_fast_len, rfft
+
+try:  # scipy.fft's own backend: calling it directly skips the dispatch (~20 us a call)
+    from scipy.fft._pocketfft import pypocketfft as _pfft
+    from scipy.fft._pocketfft.helper import _workers
+except ImportError:  # pragma: no cover - a scipy that moved it: the public path is used
+    _pfft = None
 
 from breathform.errors import InputError
 from breathform.signal import frames as fr
@@ -105,36 +113,124 @@ def init_state(p: CadenceParams) -> CadenceState:
 
 def frame_step(p: CadenceParams, s: CadenceState, f: fr.Frame
                ) -> tuple[CadenceSecond, CadenceState]:
-    """Process one second."""
-    if f.reset:
-        s = replace(s, zi=np.zeros_like(s.zi), n_valid=0)
-    x = f.samples
-    nan = CadenceSecond(float(f.k), np.nan, np.nan, 0.0)
-    if x.n == 0:
-        return nan, s
-    mag = np.linalg.norm(x.acc_g, axis=1) - 1.0
-    y, zi = filt(_sos(p), mag, s.zi)
+    """Process one second (:func:`frames_step` for one frame)."""
+    rows, s = frames_step(p, s, (f,))
+    return rows[0], s
+
+
+def frames_step(p: CadenceParams, s: CadenceState, frames: Sequence[fr.Frame]
+                ) -> tuple[list[CadenceSecond], CadenceState]:
+    """Process consecutive seconds: :func:`frame_step` one by one, bit for bit.
+
+    The high-pass runs once over each run of seconds between resets (it is sequential per
+    sample), and the seconds with a full window get their autocorrelations from one 2-D
+    FFT (row by row the same transform).
+    """
     nw = s.buf.shape[0]
-    buf = np.concatenate((s.buf, y))[-nw:]
-    s = replace(s, zi=zi, buf=buf, n_valid=min(nw, s.n_valid + x.n))
-    if s.n_valid < nw:
-        return nan, s
-    return estimate(p, buf, float(f.k)), s
+    sos = _sos(p)
+    zi, n_valid = s.zi, s.n_valid
+    ys: list[NDArray[np.float64]] = []  # high-passed samples after s.buf, in order
+    run: list[NDArray[np.float64]] = []  # |acc| - 1 of the seconds not yet filtered
+    full: list[tuple[int, int]] = []  # (frame, end of its window in s.buf + ys)
+    end = nw
+    for j, f in enumerate(frames):
+        if f.reset:
+            if run:
+                y, zi = filt(sos, run[0] if len(run) == 1 else np.concatenate(run), zi)
+                ys.append(y)
+                run = []
+            zi = np.zeros_like(zi)
+            n_valid = 0
+        x = f.samples
+        if x.n == 0:
+            continue
+        run.append(np.linalg.norm(x.acc_g, axis=1) - 1.0)
+        end += x.n
+        n_valid = min(nw, n_valid + x.n)
+        if n_valid >= nw:
+            full.append((j, end))
+    if run:
+        y, zi = filt(sos, run[0] if len(run) == 1 else np.concatenate(run), zi)
+        ys.append(y)
+    rows = [CadenceSecond(float(f.k), np.nan, np.nan, 0.0) for f in frames]
+    if not ys:
+        return rows, CadenceState(s.framer, zi, s.buf, n_valid)
+    stream = np.concatenate((s.buf, *ys))
+    if full:
+        idx = np.array([e for _, e in full])[:, np.newaxis] - nw + _arange(nw)
+        for (j, _), row in zip(full, _estimates(p, stream[idx], [float(frames[j].k)
+                                                               for j, _ in full]),
+                               strict=True):
+            rows[j] = row
+    return rows, CadenceState(s.framer, zi, stream[stream.shape[0] - nw:], n_valid)
+
+
+@lru_cache(maxsize=8)
+def _arange(n: int) -> NDArray[np.int64]:
+    a = np.arange(n)
+    a.setflags(write=False)
+    return a
+
+
+@lru_cache(maxsize=32)
+def _lags(p: CadenceParams, n: int) -> tuple[int, int, int, int, NDArray[np.int64]]:
+    """Step lag range, stride lag limit, FFT size and the unbiasing divisor for n samples."""
+    lmin = max(2, int(np.floor(60.0 / p.max_spm * p.fs_hz)))
+    lmax = int(np.ceil(60.0 / p.min_spm * p.fs_hz))
+    lstride = min(n - 2, 2 * lmax + 3)
+    nfft = next_fast_len(2 * n)
+    div = n - np.arange(min(lstride + 2, (nfft // 2) * 2))
+    div.setflags(write=False)
+    return lmin, lmax, lstride, nfft, div
+
+
+def _acfs(z: NDArray[np.float64], nfft: int) -> NDArray[np.float64]:
+    """Row by row ``irfft(np.abs(rfft(z_row, nfft)) ** 2)``: the autocorrelations."""
+    if _pfft is None:  # pragma: no cover - a scipy that moved its backend
+        return np.asarray(irfft(np.abs(rfft(z, nfft, axis=-1)) ** 2, axis=-1))
+    # what scipy.fft's rfft / irfft do for float64 input along the last axis, minus the
+    # dispatch (pocketfft transforms each row on its own: rows are as if alone)
+    pad = np.zeros((z.shape[0], nfft))
+    pad[:, :z.shape[1]] = z
+    w = _workers(None)
+    spec = _pfft.r2c(pad, (-1,), True, 0, None, w)
+    pw = np.abs(spec) ** 2 + 0.0j
+    return np.asarray(_pfft.c2r(pw, (-1,), (pw.shape[-1] - 1) * 2, False, 2, None, w))
 
 
 def estimate(p: CadenceParams, buf: NDArray[np.float64], t_s: float) -> CadenceSecond:
     """Step and stride period from one window of high-passed |acc|."""
+    return _estimates(p, buf[np.newaxis, :], [t_s])[0]
+
+
+def _estimates(p: CadenceParams, bufs: NDArray[np.float64], t_s: Sequence[float]
+               ) -> list[CadenceSecond]:
+    """:func:`estimate` for windows of equal length at once, (m, n) C-contiguous.
+
+    Each row's sums are numpy's pairwise sums over that row alone, so every figure is what
+    the row gives by itself.
+    """
+    m, n = bufs.shape
+    z = bufs - (np.add.reduce(bufs, axis=1) / n)[:, np.newaxis]
+    d = z - (np.add.reduce(z, axis=1) / n)[:, np.newaxis]  # z.std(), row by row
+    d *= d
+    std = np.sqrt(np.add.reduce(d, axis=1) / n).tolist()
+    lmin, lmax, lstride, nfft, div = _lags(p, n)
+    moving = [i for i in range(m) if not std[i] < p.min_std_g]
+    out = [CadenceSecond(t, np.nan, np.nan, 0.0) for t in t_s]
+    if moving:
+        zm = z if len(moving) == m else z[moving]
+        acf = _acfs(zm, nfft)[:, : lstride + 2]
+        acf = acf / acf[:, :1] * n / div
+        for r, i in enumerate(moving):
+            out[i] = _from_acf(p, acf[r], lmin, lmax, t_s[i])
+    return out
+
+
+def _from_acf(p: CadenceParams, acf: NDArray[np.float64], lmin: int, lmax: int,
+              t_s: float) -> CadenceSecond:
+    """Step and stride period from a normalised, unbiased autocorrelation."""
     nan = CadenceSecond(t_s, np.nan, np.nan, 0.0)
-    z = buf - buf.mean()
-    if float(z.std()) < p.min_std_g:
-        return nan
-    n = z.shape[0]
-    lmin = max(2, int(np.floor(60.0 / p.max_spm * p.fs_hz)))
-    lmax = int(np.ceil(60.0 / p.min_spm * p.fs_hz))
-    lstride = min(n - 2, 2 * lmax + 3)
-    spec = rfft(z, next_fast_len(2 * n))
-    acf = irfft(np.abs(spec) ** 2)[: lstride + 2]
-    acf = acf / acf[0] * n / (n - np.arange(acf.shape[0]))
     seg = acf[lmin - 1: lmax + 2]
     inner = seg[1:-1]
     is_pk = (inner > seg[:-2]) & (inner >= seg[2:])

@@ -38,7 +38,8 @@ class Frame:
     def filled_frac(self) -> float:
         """Fraction of the frame's samples that fill a gap (1.0 when empty)."""
         n = self.samples.n
-        return 1.0 if n == 0 else float(self.samples.filled.mean())
+        # == float(filled.mean()): an exact count over n, rounded once
+        return 1.0 if n == 0 else int(np.count_nonzero(self.samples.filled)) / n
 
 
 @dataclass(frozen=True, slots=True)

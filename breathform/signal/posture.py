@@ -22,6 +22,7 @@ follow stride-frequency roll, so without a gyroscope the ranges are NaN.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -30,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from breathform.errors import InputError
+from breathform.signal import _numeric as nu
 from breathform.signal import frames as fr
 from breathform.signal import orientation as ori
 from breathform.signal.regrid import Samples
@@ -217,7 +219,7 @@ def _orthonormal_forward(vert: NDArray[np.float64], fwd: NDArray[np.float64]
 
 def frame_step(p: PostureParams, s: PostureState, f: fr.Frame, step_s: float = np.nan
                ) -> tuple[PostureSecond, PostureState, NDArray[np.float64]]:
-    """Process one second.
+    """Process one second (:func:`frames_step` for one frame).
 
     Args:
         p: Parameters.
@@ -232,44 +234,151 @@ def frame_step(p: PostureParams, s: PostureState, f: fr.Frame, step_s: float = n
         The second's row, the new state and the gravity samples of the orientation
         estimate in the sensor frame (n, 3).
     """
-    x = f.samples
-    if f.reset:
-        s = reset_filters(p, s)
-    if x.n == 0:
-        return (PostureSecond(float(f.k), np.nan, np.nan, np.nan, False, False,
-                              _calibrated(s), 1.0), s, np.zeros((0, 3)))
-    acc = x.acc_g
-    o, os_ = ori.step(_orient_params(p), s.orient, acc, x.gyr_dps if p.has_gyro else None)
-    s = replace(s, orient=os_)
-    grav = o.grav_g
-    mean = acc.mean(axis=0)
-    still = bool(acc.std(axis=0).max() < p.still_std_g
-                 and abs(float(np.linalg.norm(mean)) - 1.0) < 0.05
-                 and x.n >= 0.5 * p.fs_hz)
-    if still and x.gyr_dps is not None:
-        still = float(np.linalg.norm(x.gyr_dps, axis=1).mean()) < p.still_gyr_dps
-    norm = np.linalg.norm(acc, axis=1)
-    running = bool(norm.std() > p.run_std_g)
-    s = _update_vertical(p, s, still, mean)
-    if running and not np.isnan(s.vertical[0]) and np.isnan(s.forward[0]):
-        s = _update_forward(p, s, acc, grav, step_s)
-    pitch = np.nan
-    roll = yaw = np.full(x.n, np.nan)
-    if _calibrated(s):
-        pitch_s, roll_s = pitch_roll_deg(grav, s.vertical, s.forward)
-        pitch = float(pitch_s.mean())
-        if o.quat is not None:
-            roll = roll_s
-            yaw = heading_deg(o.quat, s.forward)
-    roll_rng = yaw_rng = np.nan
-    if p.has_gyro:   # without one the history stays NaN: skip the work
-        s = replace(s, roll_hist=_push_hist(s.roll_hist, roll),
-                    yaw_hist=_push_hist(s.yaw_hist, yaw))
-        stride_s = 2.0 * step_s
-        roll_rng = stride_range_deg(s.roll_hist, stride_s, p.fs_hz)
-        yaw_rng = stride_range_deg(s.yaw_hist, stride_s, p.fs_hz, period_deg=360.0)
-    return PostureSecond(float(f.k), pitch, roll_rng, yaw_rng, still, running,
-                         _calibrated(s), f.filled_frac), s, grav
+    rows, _, s, gravs = _frames_step(p, s, (f,), (step_s,))
+    return rows[0], s, gravs[0]
+
+
+def frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
+                step_s: Sequence[float]
+                ) -> tuple[list[PostureSecond], list[tuple[NDArray[np.float64],
+                                                           NDArray[np.float64]]],
+                           PostureState]:
+    """:func:`frame_step` for consecutive seconds at once (bit-identical).
+
+    The orientation filter runs once over each run of frames between resets (it is
+    sequential per sample, so the split does not change its output); the rest goes second
+    by second.
+
+    Args:
+        p: Parameters.
+        s: State.
+        frames: Consecutive seconds.
+        step_s: Step period of each second (see :func:`frame_step`).
+
+    Returns:
+        A row per frame; the calibration (vertical, forward) as it stood after each frame
+        (arrays shared with the state: do not modify); and the new state.
+    """
+    rows, axes, s, _ = _frames_step(p, s, frames, step_s)
+    return rows, axes, s
+
+
+_NO_GRAV = np.zeros((0, 3))
+_NO_GRAV.setflags(write=False)
+
+
+_FrameOrient = tuple[ori.Orientation, NDArray[np.float64] | None, int, int]
+"""A frame's orientation, its run's quaternions and the frame's rows a:b in them."""
+
+
+def _orient_frames(p: PostureParams, os_: ori.OrientationState, frames: Sequence[fr.Frame]
+                   ) -> tuple[list[_FrameOrient | None], ori.OrientationState]:
+    """Orientation of each frame's samples (None when empty), one filter call per run."""
+    op = _orient_params(p)
+    out: list[_FrameOrient | None] = [None] * len(frames)
+    run: list[int] = []
+
+    def flush(os_: ori.OrientationState) -> ori.OrientationState:
+        if not run:
+            return os_
+        xs = [frames[i].samples for i in run]
+        if len(run) == 1:
+            o, os_ = ori.step(op, os_, xs[0].acc_g, xs[0].gyr_dps if p.has_gyro else None)
+            out[run[0]] = (o, o.quat, 0, xs[0].n)
+            return os_
+        acc = np.concatenate([x.acc_g for x in xs])
+        gyr = None
+        if p.has_gyro:
+            gyr = np.concatenate([x.gyr_dps if x.gyr_dps is not None
+                                  else np.zeros((x.n, 3)) for x in xs])
+        o, os_ = ori.step(op, os_, acc, gyr)
+        a = 0
+        for i, x in zip(run, xs, strict=True):
+            b = a + x.n
+            out[i] = (ori.Orientation(o.grav_g[a:b], None if o.quat is None else o.quat[a:b]),
+                      o.quat, a, b)
+            a = b
+        return os_
+
+    for i, f in enumerate(frames):
+        if f.reset:
+            os_ = ori.reset(op, flush(os_))
+            run = []
+        if f.samples.n:
+            run.append(i)
+    return out, flush(os_)
+
+
+def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
+                 step_s: Sequence[float]
+                 ) -> tuple[list[PostureSecond], list[tuple[NDArray[np.float64],
+                                                            NDArray[np.float64]]],
+                            PostureState, list[NDArray[np.float64]]]:
+    orients, os_ = _orient_frames(p, s.orient, frames)
+    rows: list[PostureSecond] = []
+    axes: list[tuple[NDArray[np.float64], NDArray[np.float64]]] = []
+    gravs: list[NDArray[np.float64]] = []
+    roll_hist, yaw_hist = s.roll_hist, s.yaw_hist
+    y_ax: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None = None
+    # heading of the rest of a run's samples from this frame on (elementwise, so a frame's
+    # rows are what heading_deg gives on the frame alone), again if the forward axis changes
+    yaw_run: tuple[NDArray[np.float64], NDArray[np.float64], int, NDArray[np.float64]] | None
+    yaw_run = None
+    for f, st_s, fo in zip(frames, step_s, orients, strict=True):
+        x = f.samples
+        if f.reset:
+            s = reset_filters(p, s)
+            roll_hist, yaw_hist = s.roll_hist, s.yaw_hist
+        if fo is None:
+            rows.append(PostureSecond(float(f.k), np.nan, np.nan, np.nan, False, False,
+                                      _calibrated(s), 1.0))
+            axes.append((s.vertical, s.forward))
+            gravs.append(_NO_GRAV)
+            continue
+        o, quat_run, a, b = fo
+        acc = x.acc_g
+        grav = o.grav_g
+        mean, std = nu.mean_std_axis0(acc)
+        still = bool(std.max() < p.still_std_g
+                     and abs(float(np.linalg.norm(mean)) - 1.0) < 0.05
+                     and x.n >= 0.5 * p.fs_hz)
+        if still and x.gyr_dps is not None:
+            still = float(np.linalg.norm(x.gyr_dps, axis=1).mean()) < p.still_gyr_dps
+        norm = np.linalg.norm(acc, axis=1)
+        running = nu.std1(norm) > p.run_std_g
+        s = _update_vertical(p, s, still, mean)
+        if running and not np.isnan(s.vertical[0]) and np.isnan(s.forward[0]):
+            s = _update_forward(p, s, acc, grav, st_s)
+        pitch = np.nan
+        calibrated = _calibrated(s)
+        roll = yaw = None
+        if calibrated:
+            if y_ax is None or y_ax[0] is not s.vertical or y_ax[1] is not s.forward:
+                y_ax = (s.vertical, s.forward, _cross3(s.vertical, s.forward))
+            pitch_s, roll_s = _pitch_roll_deg(grav, s.vertical, s.forward, y_ax[2])
+            pitch = float(pitch_s.mean())
+            if quat_run is not None:
+                roll = roll_s
+                if yaw_run is None or yaw_run[0] is not quat_run or yaw_run[1] is not s.forward:
+                    yaw_run = (quat_run, s.forward, a, heading_deg(quat_run[a:], s.forward))
+                a0 = yaw_run[2]
+                yaw = yaw_run[3][a - a0:b - a0]
+        roll_rng = yaw_rng = np.nan
+        if p.has_gyro:   # without one the history stays NaN: skip the work
+            if roll is None or yaw is None:
+                roll = yaw = np.full(x.n, np.nan)
+            roll_hist = _push_hist(roll_hist, roll)
+            yaw_hist = _push_hist(yaw_hist, yaw)
+            stride_s = 2.0 * st_s
+            roll_rng = stride_range_deg(roll_hist, stride_s, p.fs_hz)
+            yaw_rng = stride_range_deg(yaw_hist, stride_s, p.fs_hz, period_deg=360.0)
+        rows.append(PostureSecond(float(f.k), pitch, roll_rng, yaw_rng, still, running,
+                                  calibrated, f.filled_frac))
+        axes.append((s.vertical, s.forward))
+        gravs.append(grav)
+    s = PostureState(s.framer, os_, s.still_run, s.v_sum, s.vertical, s.vertical_final,
+                     s.run_seen, s.cov, s.xcov, s.fwd_n, s.forward, roll_hist, yaw_hist)
+    return rows, axes, s, gravs
 
 
 def _push_hist(hist: NDArray[np.float64], new: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -293,7 +402,7 @@ def stride_range_deg(angle_deg: NDArray[np.float64], stride_s: float, fs_hz: flo
         The range in degrees, or NaN when the stride is unknown, longer than the history or
         the window holds a NaN.
     """
-    if not np.isfinite(stride_s):
+    if not math.isfinite(stride_s):
         return np.nan
     win = round(stride_s * fs_hz)
     if not 2 <= win < angle_deg.shape[0]:
@@ -302,8 +411,8 @@ def stride_range_deg(angle_deg: NDArray[np.float64], stride_s: float, fs_hz: flo
     if not bool(np.isfinite(a).all()):
         return np.nan
     if period_deg is not None:
-        a = np.unwrap(a, period=period_deg)
-    a = a - np.linspace(0.0, a[-1] - a[0], a.shape[0])
+        a = nu.unwrap(a, period_deg)
+    a = a - nu.ramp(float(a[-1] - a[0]), a.shape[0])
     return float(a.max() - a.min())
 
 
@@ -368,7 +477,19 @@ def pitch_roll_deg(grav: NDArray[np.float64], vertical: NDArray[np.float64],
         Pitch in degrees (+ = top of the segment forward) and roll in degrees (+ = tipped
         to the right, left side up), each (n,).
     """
-    y_ax = np.cross(vertical, forward)
+    return _pitch_roll_deg(grav, vertical, forward, _cross3(vertical, forward))
+
+
+def _cross3(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``np.cross`` of two 3-vectors, on floats (the same products and differences)."""
+    a0, a1, a2 = a.tolist()
+    b0, b1, b2 = b.tolist()
+    return np.array([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0])
+
+
+def _pitch_roll_deg(grav: NDArray[np.float64], vertical: NDArray[np.float64],
+                    forward: NDArray[np.float64], y_ax: NDArray[np.float64]
+                    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     gx = grav @ forward
     gy = grav @ y_ax
     gz = grav @ vertical
@@ -423,6 +544,6 @@ def calibration_of(s: PostureState) -> SegmentCalibration | None:
 
 __all__: Sequence[str] = [
     "PostureParams", "PostureSecond", "PostureState", "SegmentCalibration", "calibration_of",
-    "frame_step", "heading_deg", "init_state", "pitch_roll_deg", "run_batch", "step",
+    "frame_step", "frames_step", "heading_deg", "init_state", "pitch_roll_deg", "run_batch", "step",
     "stride_range_deg",
 ]

@@ -162,6 +162,9 @@ def step(p: RegridParams, s: RegridState, blocks: Sequence[ImuBlock]
     Returns:
         The samples (filled gaps flagged, long gaps marked by ``reset``) and the new state.
     """
+    fast = _step_contiguous(p, s, blocks)
+    if fast is not None:
+        return fast
     # Per block only Python scalars are touched (a block is often 8 samples); the arrays
     # are gathered and concatenated once at the end. Filled runs and resets are recorded
     # as (position, length) and written into the flag arrays in one go.
@@ -255,6 +258,52 @@ def step(p: RegridParams, s: RegridState, blocks: Sequence[ImuBlock]
         out = Samples(np.concatenate(ts), np.concatenate(accs),
                       np.concatenate(gyrs) if has_gyro else None, _indices(idxs, total),
                       filled, reset)
+    return out, new
+
+
+def _step_contiguous(p: RegridParams, s: RegridState, blocks: Sequence[ImuBlock]
+                     ) -> tuple[Samples, RegridState] | None:
+    """:func:`step` when nothing is to be filled, dropped or reset (the usual batch).
+
+    That is: every block non-empty, float64, with a gyroscope if the stream has one; each
+    block's first sample the one expected next (by sequence number) and later than the
+    previous sample. Returns None otherwise (the general path handles it).
+    """
+    if not blocks:
+        return None
+    has_gyro = p.has_gyro
+    next_seq = s.next_seq
+    seq0 = int(blocks[0].seq) if not s.started else next_seq
+    expect = seq0
+    for b in blocks:
+        if b.seq != expect or b.gyr_dps is None and has_gyro:
+            return None
+        n = b.t_s.shape[0]
+        if n == 0:
+            return None
+        expect += n
+    ts = [b.t_s for b in blocks]
+    t = np.concatenate(ts) if len(ts) > 1 else ts[0]
+    if t.dtype != np.float64 or not (t[0] > s.last_t_s and bool((t[1:] > t[:-1]).all())):
+        return None
+    accs = [b.acc_g for b in blocks]
+    acc = np.concatenate(accs) if len(accs) > 1 else accs[0]
+    gyr = None
+    if has_gyro:
+        gyrs = [b.gyr_dps for b in blocks if b.gyr_dps is not None]
+        gyr = np.concatenate(gyrs) if len(gyrs) > 1 else gyrs[0]
+        if gyr.dtype != np.float64:
+            return None
+    if acc.dtype != np.float64:
+        return None
+    total = expect - seq0
+    last = blocks[-1]
+    new = replace(s, started=True, next_seq=expect, last_t_s=float(t[-1]),
+                  last_acc_g=last.acc_g[-1].copy(),
+                  last_gyr_dps=(last.gyr_dps[-1].copy() if has_gyro and last.gyr_dps is not None
+                                else s.last_gyr_dps))
+    out = Samples(t, acc, gyr, np.arange(seq0, expect, dtype=np.int64), np.zeros(total, bool),
+                  np.zeros(total, bool))
     return out, new
 
 

@@ -240,16 +240,17 @@ def chest_samples_step(p: ChestParams, s: ChestState, x: Samples
     """Feed gridded chest samples; return a row per completed second."""
     _, pp, cp, bp = _chest_sub(p)
     frames, fst = fr.push(s.framer, x, p.has_gyro)
-    ps, cs, bs = s.posture, s.cadence, s.breath
-    hist, stride_s = s.hist, s.stride_s
+    # gap fill + cadence (each second's fill uses the previous second's stride), then
+    # posture over all the seconds (it needs nothing from breathing), then breathing
+    filled, crows, cs, hist, stride_s = _fill_cadence(p.fs_hz, cp, s.cadence, frames,
+                                                      s.hist, s.stride_s)
+    prows, axes, ps = posture.frames_step(pp, s.posture, filled,
+                                          [60.0 / c.cadence_spm for c in crows])
+    bs = s.breath
     out = []
-    for f in frames:
-        f, hist = _fill(f, hist, stride_s, p.fs_hz)
-        crow, cs = cadence.frame_step(cp, cs, f)
-        prow, ps, _ = posture.frame_step(pp, ps, f, 60.0 / crow.cadence_spm)
-        bf = breathing.BreathFrame(f, ps.vertical, ps.forward, crow.stride_s, prow.still)
+    for f, crow, prow, (vert, fwd) in zip(filled, crows, prows, axes, strict=True):
+        bf = breathing.BreathFrame(f, vert, fwd, crow.stride_s, prow.still)
         brow, bs = breathing.frame_step(bp, bs, bf)
-        stride_s = crow.stride_s
         out.append(ChestSecond(
             t_s=float(f.k), rate_bpm=brow.rate_bpm, depth_rel=brow.depth_rel,
             breath_quality=brow.quality, trunk_lean_deg=prow.pitch_deg,
@@ -257,8 +258,69 @@ def chest_samples_step(p: ChestParams, s: ChestState, x: Samples
             onsets_s=brow.onsets_s,
             calibrated=prow.calibrated, rest_calibrated=brow.rest_calibrated,
             filled_frac=f.filled_frac))
-    return out, replace(s, framer=fst, posture=ps, cadence=cs, breath=bs, hist=hist,
-                        stride_s=stride_s)
+    return out, ChestState(s.regrid, fst, ps, cs, bs, hist, stride_s)
+
+
+def _fill_cadence(fs_hz: float, cp: cadence.CadenceParams, cs: cadence.CadenceState,
+                  frames: list[fr.Frame], hist: NDArray[np.float64], stride_s: float
+                  ) -> tuple[list[fr.Frame], list[cadence.CadenceSecond], cadence.CadenceState,
+                             NDArray[np.float64], float]:
+    """Gap-fill and cadence; the filled frames and cadence rows.
+
+    A second with gap-filled samples is filled with the stride the cadence of the second
+    before found, so cadence runs over the seconds up to it first; in between, over as
+    many seconds as there are (:func:`cadence.frames_step`).
+    """
+    filled: list[fr.Frame] = []
+    crows: list[cadence.CadenceSecond] = []
+    group: list[fr.Frame] = []  # seconds whose cadence is still to be computed
+    pend: list[Samples] = []  # samples not yet pushed into hist (see _hist_with)
+    for f in frames:
+        if f.reset:
+            hist = np.zeros_like(hist)
+            pend = []
+        if bool(f.samples.filled.any()):
+            if group:
+                rows, cs = cadence.frames_step(cp, cs, group)
+                crows += rows
+                stride_s = rows[-1].stride_s
+                group = []
+            period = (round(stride_s * fs_hz) if math.isfinite(stride_s) and not f.reset
+                      else 0)
+            if period != 0:
+                f, hist = _fill(f, _hist_with(hist, pend), stride_s, fs_hz)
+                pend = []
+            else:
+                pend.append(f.samples)
+        else:  # _fill would return f as is: only the history moves on
+            pend.append(f.samples)
+        filled.append(f)
+        group.append(f)
+    if group:
+        rows, cs = cadence.frames_step(cp, cs, group)
+        crows += rows
+        stride_s = rows[-1].stride_s
+    return filled, crows, cs, _hist_with(hist, pend), stride_s
+
+
+def _hist_with(hist: NDArray[np.float64], pend: list[Samples]) -> NDArray[np.float64]:
+    """The history after the samples ``pend``: what _fill leaves after each of them."""
+    h = hist.shape[0]
+    take: list[Samples] = []
+    rows = 0
+    for x in reversed(pend):
+        if rows >= h:
+            break
+        take.append(x)
+        rows += x.n
+    if not rows:
+        return hist
+    parts = [np.hstack((x.acc_g, x.gyr_dps if x.gyr_dps is not None
+                        else np.zeros_like(x.acc_g))) for x in reversed(take)]
+    if rows < h:
+        parts.insert(0, hist)
+    allx = np.concatenate(parts)
+    return allx[allx.shape[0] - h:].copy()
 
 
 def sacrum_samples_step(p: SacrumParams, s: SacrumState, x: Samples
@@ -266,22 +328,20 @@ def sacrum_samples_step(p: SacrumParams, s: SacrumState, x: Samples
     """Feed gridded sacrum samples; return a row per completed second."""
     _, pp, cp = _sacrum_sub(p)
     frames, fst = fr.push(s.framer, x, p.has_gyro)
-    ps, cs = s.posture, s.cadence
-    hist, stride_s = s.hist, s.stride_s
     gp, gs = _gait_params(p), s.gait
-    out = []
+    strides = []
     for f in frames:
         # gait sees the gridded samples as they are (gap-filled ones flagged), per second
-        _, strides, gs = gait.step(gp, gs, f.samples)
-        f, hist = _fill(f, hist, stride_s, p.fs_hz)
-        crow, cs = cadence.frame_step(cp, cs, f)
-        prow, ps, _ = posture.frame_step(pp, ps, f, 60.0 / crow.cadence_spm)
-        out.append(SacrumSecond(float(f.k), crow.cadence_spm, prow.pitch_deg,
-                                prow.roll_range_deg, prow.yaw_range_deg, prow.calibrated,
-                                f.filled_frac, tuple(strides)))
-        stride_s = crow.stride_s
-    return out, replace(s, framer=fst, posture=ps, cadence=cs, hist=hist, stride_s=stride_s,
-                        gait=gs)
+        _, st, gs = gait.step(gp, gs, f.samples)
+        strides.append(tuple(st))
+    filled, crows, cs, hist, stride_s = _fill_cadence(p.fs_hz, cp, s.cadence, frames,
+                                                      s.hist, s.stride_s)
+    prows, _, ps = posture.frames_step(pp, s.posture, filled,
+                                       [60.0 / c.cadence_spm for c in crows])
+    out = [SacrumSecond(float(f.k), crow.cadence_spm, prow.pitch_deg, prow.roll_range_deg,
+                        prow.yaw_range_deg, prow.calibrated, f.filled_frac, st)
+           for f, crow, prow, st in zip(filled, crows, prows, strides, strict=True)]
+    return out, SacrumState(s.regrid, fst, ps, cs, hist, stride_s, gs)
 
 
 def chest_step(p: ChestParams, s: ChestState, blocks: Sequence[ImuBlock]
