@@ -4,7 +4,11 @@ Causal autocorrelation: each second, the unbiased autocorrelation of the high-pa
 |acc| over the trailing ``window_s``; the step period is the highest peak in the plausible
 lag range, preferring a peak at half its lag (so the stride peak of a symmetric gait is not
 mistaken for a step), refined by parabolic interpolation. The stride period is the peak
-near twice the step lag. Abstains (NaN) below ``min_acf`` or when the body is still.
+near twice the step lag, and the cadence is two steps per stride when that peak is found:
+left and right steps of unequal length blur and shift the step peak (its lag is not the
+mean step time), the stride peak is not. Abstains (NaN) below ``min_acf``, when the body is
+still, or when the last ``recent_s`` of the window hold much less motion than the whole
+window (the steps stopped: the window would otherwise report them for up to ``window_s``).
 (Moe-Nilssen & Helbostad 2004, J Biomech 37:121, for the ACF step/stride method.)
 """
 
@@ -43,6 +47,9 @@ class CadenceParams:
         max_spm: Highest cadence reported.
         min_acf: Minimum normalised autocorrelation at the step lag.
         min_std_g: Minimum std of |acc| over the window (below: not moving).
+        recent_s: Length of the window's end checked for motion (0: no check).
+        min_recent_frac: Minimum std of |acc| over the last ``recent_s`` as a fraction of
+            the whole window's (below: the steps stopped).
     """
 
     fs_hz: float
@@ -53,6 +60,8 @@ class CadenceParams:
     max_spm: float = 240.0
     min_acf: float = 0.3
     min_std_g: float = 0.05
+    recent_s: float = 2.0
+    min_recent_frac: float = 0.5
 
     def __post_init__(self) -> None:
         if not self.fs_hz >= 20:
@@ -61,6 +70,8 @@ class CadenceParams:
             raise InputError(f"need 0 < min_spm < max_spm, got {self.min_spm}, {self.max_spm}")
         if not self.window_s * self.min_spm / 60 >= 3:
             raise InputError(f"window_s={self.window_s} too short for min_spm={self.min_spm}")
+        if not 0 <= self.recent_s < self.window_s:
+            raise InputError(f"need 0 <= recent_s < window_s, got {self.recent_s}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +98,9 @@ class CadenceSecond:
     Attributes:
         t_s: End of the second.
         cadence_spm: Steps per minute, NaN when not trustworthy.
-        stride_s: Stride (two steps) period in seconds, NaN when unknown.
+        stride_s: Stride (two steps) period in seconds, NaN when unknown. Kept when only
+            the end-of-window motion check withholds the cadence (the comb filter and the
+            posture's stride windows run on over a stop as they did before the check).
         acf: Autocorrelation at the step lag (0..1), a quality figure.
     """
 
@@ -215,6 +228,14 @@ def _estimates(p: CadenceParams, bufs: NDArray[np.float64], t_s: Sequence[float]
     d = z - (np.add.reduce(z, axis=1) / n)[:, np.newaxis]  # z.std(), row by row
     d *= d
     std = np.sqrt(np.add.reduce(d, axis=1) / n).tolist()
+    nr = min(n, round(p.recent_s * p.fs_hz))
+    if nr >= 2:  # the window's end, about its own mean: has the motion stopped?
+        zr = z[:, n - nr:]
+        dr = zr - (np.add.reduce(zr, axis=1) / nr)[:, np.newaxis]
+        dr *= dr
+        std_r = np.sqrt(np.add.reduce(dr, axis=1) / nr).tolist()
+    else:
+        std_r = std
     lmin, lmax, lstride, nfft, div = _lags(p, n)
     moving = [i for i in range(m) if not std[i] < p.min_std_g]
     out = [CadenceSecond(t, np.nan, np.nan, 0.0) for t in t_s]
@@ -223,7 +244,10 @@ def _estimates(p: CadenceParams, bufs: NDArray[np.float64], t_s: Sequence[float]
         acf = _acfs(zm, nfft)[:, : lstride + 2]
         acf = acf / acf[:, :1] * n / div
         for r, i in enumerate(moving):
-            out[i] = _from_acf(p, acf[r], lmin, lmax, t_s[i])
+            row = _from_acf(p, acf[r], lmin, lmax, t_s[i])
+            if std_r[i] < p.min_recent_frac * std[i]:  # stopped: no cadence, stride kept
+                row = CadenceSecond(row.t_s, np.nan, row.stride_s, row.acf)
+            out[i] = row
     return out
 
 
@@ -252,7 +276,7 @@ def _from_acf(p: CadenceParams, acf: NDArray[np.float64], lmin: int, lmax: int,
         j = lo + int(np.argmax(acf[lo: hi + 1]))
         if lo < j < hi:
             stride_lag = j + _parabolic(acf, j)
-    return CadenceSecond(t_s, 60.0 * p.fs_hz / lag, stride_lag / p.fs_hz,
+    return CadenceSecond(t_s, 120.0 * p.fs_hz / stride_lag, stride_lag / p.fs_hz,
                          float(min(1.0, acf[best])))
 
 
