@@ -461,19 +461,108 @@ def run_sim(seeds: tuple[int, ...] = (1, 2), duration_s: int = 300) -> None:
           f"{np.nanpercentile(osc, 95):.1f})")
 
 
-def run_hexoskin(data: Path) -> None:
-    """Part (b): chest cadence per activity."""
+@dataclass
+class ChestSession:
+    """One Hexoskin session scored in part (b), per whole second from 60 s on."""
+
+    name: str
+    acc_g: NDArray[np.float64]
+    fs_hz: float
+    steps_s: NDArray[np.float64]
+    t_s: NDArray[np.float64]
+    cad: NDArray[np.float64]
+    ref: NDArray[np.float64]
+    act: NDArray[np.int64]
+    missed: NDArray[np.bool_]
+    extra: NDArray[np.bool_]
+    ic_cad: NDArray[np.float64]
+
+
+ACTS = ("still", "walk", "jog")
+CTX_S = 30.0
+"""Half-width of the context in which the reference's own median step interval is taken."""
+
+
+def ref_faults(steps_s: NDArray[np.float64], t_s: NDArray[np.float64]
+               ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """Seconds whose trailing window holds a reference interval that skips or adds a step.
+
+    From the reference alone: an interval of 1.6-2.5x the median of the reference's own
+    intervals (< 2 s) within +-30 s is a skipped step, one under 0.6x an added event
+    (at least 10 intervals in the context).
+    """
+    iv = np.diff(steps_s)
+    te = steps_s[1:]
+    missed = np.zeros(t_s.shape, bool)
+    extra = np.zeros(t_s.shape, bool)
+    for i, t in enumerate(t_s.tolist()):
+        c = iv[(te > t - CTX_S) & (te <= t + CTX_S) & (iv < 2.0)]
+        w = iv[(te > t - STEP_WINDOW_S) & (te <= t)]
+        if c.shape[0] < 10 or not w.shape[0]:
+            continue
+        med = float(np.median(c))
+        missed[i] = bool(np.any((w > 1.6 * med) & (w < 2.5 * med)))
+        extra[i] = bool(np.any(w < 0.6 * med))
+    return missed, extra
+
+
+def _hp_norm(acc_g: NDArray[np.float64], fs_hz: float) -> NDArray[np.float64]:
+    from breathform.signal._filters import butter_sos, filt
+
+    sos = butter_sos(2, 0.5, "highpass", fs_hz)
+    y, _ = filt(sos, np.linalg.norm(acc_g, axis=1) - 1.0, np.zeros((sos.shape[0], 2)))
+    return np.asarray(y, dtype=np.float64)
+
+
+def template_check(sessions: list[ChestSession]) -> dict[str, list[float]]:
+    """Does the chest see a step where the reference puts none, or none where it puts one?
+
+    Correlation of the high-passed |acc| over +-0.2 s around a reference event with the
+    same span around another instant: the next event of a normal interval (0.85-1.15x the
+    context median), the midpoint of a normal interval (half a step later), the midpoint
+    of a long (1.6-2.5x) interval, and the event that ends a short (< 0.6x) interval.
+    """
+    out: dict[str, list[float]] = {"normal: next event": [], "normal: midpoint": [],
+                                   "long: midpoint": [], "short: its end event": []}
+    for s in sessions:
+        y = _hp_norm(s.acc_g, s.fs_hz)
+        h = round(0.2 * s.fs_hz)
+
+        def snip(t: float, y: NDArray[np.float64] = y, h: int = h, fs: float = s.fs_hz
+                 ) -> NDArray[np.float64] | None:
+            i = round(t * fs)
+            return y[i - h: i + h + 1] - np.mean(y[i - h: i + h + 1]) \
+                if h <= i < y.shape[0] - h - 1 else None
+
+        def corr(a: NDArray[np.float64] | None, b: NDArray[np.float64] | None) -> float:
+            if a is None or b is None:
+                return math.nan
+            return float(a @ b / math.sqrt(float(a @ a) * float(b @ b) + 1e-12))
+
+        st = s.steps_s
+        iv = np.diff(st)
+        for k in range(10, iv.shape[0] - 10):
+            c = iv[k - 10: k + 10]
+            c = c[c < 2.0]
+            if c.shape[0] < 10 or st[k] < 60.0:
+                continue
+            med = float(np.median(c))
+            a = snip(float(st[k]))
+            if 0.85 * med < iv[k] < 1.15 * med:
+                out["normal: next event"].append(corr(a, snip(float(st[k + 1]))))
+                out["normal: midpoint"].append(corr(a, snip(float(st[k] + iv[k] / 2))))
+            elif 1.6 * med < iv[k] < 2.5 * med:
+                out["long: midpoint"].append(corr(a, snip(float(st[k] + iv[k] / 2))))
+            elif iv[k] < 0.6 * med:
+                out["short: its end event"].append(corr(a, snip(float(st[k + 1]))))
+    return out
+
+
+def load_chest_sessions(data: Path) -> list[ChestSession]:
+    """Every Hexoskin session with our chest cadence, the reference and its faults."""
     root = data / "hexoskin"
     dirs = sorted(d for d in root.glob("*") if d.is_dir()) if root.exists() else []
-    if not dirs:
-        print(f"(b) skipped: no sessions in {root}")
-        return
-    print("(b) cadence from the chest accelerometer (breathform analyze --sensor chest) vs "
-          "the shirt's step events, trailing 6 s\n")
-    acts = ("still", "walk", "jog")
-    est_all: dict[str, list[float]] = {a: [] for a in acts}
-    ref_all: dict[str, list[float]] = {a: [] for a in acts}
-    ic_all: dict[str, list[float]] = {a: [] for a in acts}
+    out = []
     for d in dirs:
         sess = load_hexoskin(d)  # the accelerometer, read as the breathing benchmark does
         t = np.arange(sess.acc_g.shape[0]) / sess.fs_hz
@@ -482,26 +571,40 @@ def run_hexoskin(data: Path) -> None:
         cad = np.array([m.cadence_spm for m in ms])
         keep = tt >= 60.0
         tt, cad = tt[keep], cad[keep]
-        ref = step_reference(np.sort(_col0(d / "step.csv")), tt)
+        steps = np.sort(_col0(d / "step.csv"))
+        ref = step_reference(steps, tt)
         # the contact detector on the chest, for comparison (not the live path)
         contacts, _ = gait.analyze(t, sess.acc_g, None, sess.fs_hz)
         ic_cad = step_reference(np.array([c.t_s for c in contacts]), tt)
         fc, sc = wavfile.read(d / "cadence.wav")
         sc = np.asarray(sc, dtype=np.float64)
         act = np.digitize(sc[np.clip((tt * fc).astype(int), 0, len(sc) - 1)], [60.0, 140.0])
-        for k, a in enumerate(acts):
-            sel = act == k
-            est_all[a] += cad[sel].tolist()
-            ref_all[a] += ref[sel].tolist()
-            ic_all[a] += ic_cad[sel].tolist()
+        missed, extra = ref_faults(steps, tt)
+        out.append(ChestSession(d.name, sess.acc_g, sess.fs_hz, steps, tt, cad, ref, act,
+                                missed, extra, ic_cad))
+    return out
+
+
+def _cadence_table(sessions: list[ChestSession], faults_out: bool) -> None:
     hdr = (f"{'activity':<10} {'seconds':>7} {'ref reports':>11} {'we report':>9} "
            f"{'MAE spm':>8} {'within 2 spm':>12} {'bias':>6}")
     print(hdr)
     print("-" * len(hdr))
-    rows = [(a, np.array(est_all[a]), np.array(ref_all[a])) for a in acts]
-    rows.append(("walk+jog", np.array(est_all["walk"] + est_all["jog"]),
-                 np.array(ref_all["walk"] + ref_all["jog"])))
-    rows += [(f"{a} (IC)", np.array(ic_all[a]), np.array(ref_all[a])) for a in ("walk", "jog")]
+
+    def cat(attr: str, acts: tuple[int, ...]) -> tuple[NDArray[np.float64],
+                                                         NDArray[np.float64]]:
+        e, r = [], []
+        for s in sessions:
+            sel = np.isin(s.act, acts)
+            if faults_out:
+                sel &= ~s.missed & ~s.extra
+            e.append(getattr(s, attr)[sel])
+            r.append(s.ref[sel])
+        return np.concatenate(e), np.concatenate(r)
+
+    rows = [(a, *cat("cad", (k,))) for k, a in enumerate(ACTS)]
+    rows.append(("walk+jog", *cat("cad", (1, 2))))
+    rows += [(f"{a} (IC)", *cat("ic_cad", (k,))) for k, a in enumerate(ACTS) if k]
     for a, e, r in rows:
         both = np.isfinite(e) & np.isfinite(r)
         nr = int(np.isfinite(r).sum())
@@ -511,9 +614,136 @@ def run_hexoskin(data: Path) -> None:
         bias = f"{np.mean(err):+.2f}" if err.size else "-"
         cov = f"{100 * both.sum() / nr:.0f} %" if nr else "-"
         print(f"{a:<10} {e.shape[0]:>7} {nr:>11} {cov:>9} {mae:>8} {within:>12} {bias:>6}")
+
+
+def _breakdown(sessions: list[ChestSession]) -> None:
+    """Walk+jog seconds both report, split by the likely cause of their error."""
+    names = ("octave (ours/ref 0.4-0.6 or 1.7-2.3)", "reference skips a step",
+             "reference adds an event", "start/stop (activity changes within 8 s)", "rest")
+    n_all, sums, counts, over2 = 0, [0.0] * 5, [0] * 5, [0] * 5
+    for s in sessions:
+        both = (s.act > 0) & np.isfinite(s.cad) & np.isfinite(s.ref)
+        r = s.cad / s.ref
+        e = np.abs(s.cad - s.ref)
+        octave = ((r > 0.4) & (r < 0.6)) | ((r > 1.7) & (r < 2.3))
+        act = s.act.tolist()
+        trans = np.array([len(set(act[max(0, i - 8): i + 9])) > 1 for i in range(len(act))],
+                         bool)
+        left = both.copy()
+        for k, m in enumerate((octave, s.missed, s.extra, trans, np.ones_like(both))):
+            sel = left & m
+            left &= ~m
+            sums[k] += float(e[sel].sum())
+            counts[k] += int(sel.sum())
+            over2[k] += int((e[sel] > 2).sum())
+        n_all += int(both.sum())
+    print(f"\nwhere the walk+jog error comes from ({n_all} seconds both report; each second in "
+          f"the first class that fits):")
+    for k, nm in enumerate(names):
+        print(f"  {nm:<42} {counts[k]:>5} s ({100 * counts[k] / n_all:4.1f} %), "
+              f"{sums[k] / n_all:5.2f} spm of the MAE, MAE within {sums[k] / max(1, counts[k]):5.2f}"
+              f", {over2[k]} off by > 2 spm")
+    st = [(s.act == 0, np.isfinite(s.cad), ~np.isfinite(s.ref)) for s in sessions]
+    n_st = sum(int(a.sum()) for a, _, _ in st)
+    n_rep = sum(int((a & c).sum()) for a, c, _ in st)
+    n_no = sum(int((a & r).sum()) for a, _, r in st)
+    n_no_rep = sum(int((a & c & r).sum()) for a, c, r in st)
+    print(f"still seconds (shirt's cadence < 60): we report a cadence on {n_rep} of {n_st} "
+          f"({100 * n_rep / n_st:.1f} %); on those with no reference step in the trailing "
+          f"6 s: {n_no_rep} of {n_no} ({100 * n_no_rep / max(1, n_no):.1f} %)")
+
+
+def run_hexoskin(data: Path) -> list[ChestSession]:
+    """Part (b): chest cadence per activity; returns the sessions (for the grid)."""
+    sessions = load_chest_sessions(data)
+    if not sessions:
+        print(f"(b) skipped: no sessions in {data / 'hexoskin'}")
+        return sessions
+    print("(b) cadence from the chest accelerometer (breathform analyze --sensor chest) vs "
+          "the shirt's step events, trailing 6 s\n")
+    print("strict (every second):")
+    _cadence_table(sessions, faults_out=False)
     print("(still: the shirt's cadence < 60; 'we report' there is the share of the reference's "
           "seconds where we also report a cadence. (IC): the contact detector run on the chest "
           "instead, cadence from its contacts over the same trailing 6 s; not the live path)")
+    tc = template_check(sessions)
+    print("\nthe reference's faults, checked on the chest acceleration (correlation of the "
+          "high-passed |acc| +-0.2 s around a reference event with the same span around):")
+    for k, v in tc.items():
+        a = np.array(v)
+        a = a[np.isfinite(a)]
+        print(f"  {k:<22} n = {a.shape[0]:>5}: median {np.median(a):+.2f}, "
+              f"{100 * np.mean(a > 0.5):.0f} % above 0.5")
+    print("(a long interval's midpoint looks like a step and a short interval's end event "
+          "does not: the reference skipped a step / added an event there)\n")
+    print("reference faults excluded (seconds whose trailing 6 s hold a reference interval of "
+          "1.6-2.5x or under 0.6x the reference's median interval within +-30 s):")
+    _cadence_table(sessions, faults_out=True)
+    _breakdown(sessions)
+    return sessions
+
+
+CAD_GRID = {"min_acf": (0.25, 0.3, 0.35, 0.4), "min_recent_frac": (0.0, 0.3, 0.5, 0.7),
+            "recent_s": (1.0, 2.0, 3.0)}
+"""The cadence grid of ``--grid`` (part b'; defaults 0.3, 0.7, 2.0)."""
+
+
+def run_cadence_grid(sessions: list[ChestSession]) -> None:
+    """Leave-one-session-out choice of the cadence gates on the Hexoskin sessions.
+
+    Score of a point on a set of sessions: the share of the walk+jog seconds where the
+    reference reports (its faults excluded) that we report within +-2 spm, minus the share
+    of still seconds with no reference step that we report.
+    """
+    import itertools
+
+    from breathform.signal import cadence
+    from breathform.signal.regrid import samples_from_arrays
+
+    points = list(itertools.product(*CAD_GRID.values()))
+    per: dict[tuple[float, ...], list[tuple[int, int, int, int]]] = {}
+    for pt in points:
+        a, f, r = pt
+        per[pt] = []
+        for s in sessions:
+            t = np.arange(s.acc_g.shape[0]) / s.fs_hz
+            p = cadence.CadenceParams(s.fs_hz, min_acf=a, min_recent_frac=f, recent_s=r)
+            rows = cadence.run_batch(p, samples_from_arrays(t, s.acc_g, None))
+            c = np.array([x.cadence_spm for x in rows if x.t_s >= 60.0])
+            if pt == (0.3, 0.7, 2.0):  # the defaults: what analyze --sensor chest reports
+                np.testing.assert_array_equal(c, s.cad)
+            mv = (s.act > 0) & np.isfinite(s.ref) & ~s.missed & ~s.extra
+            ok = mv & (np.abs(c - s.ref) <= 2)
+            still = (s.act == 0) & ~np.isfinite(s.ref)
+            per[pt].append((int(ok.sum()), int(mv.sum()), int((still & np.isfinite(c)).sum()),
+                            int(still.sum())))
+
+    def score(pt: tuple[float, ...], keep: list[int]) -> float:
+        v = [per[pt][i] for i in keep]
+        return (sum(x[0] for x in v) / sum(x[1] for x in v)
+                - sum(x[2] for x in v) / sum(x[3] for x in v))
+
+    every = list(range(len(sessions)))
+    print("\n(b') cadence gates over a grid (min_acf, min_recent_frac, recent_s); score = share "
+          "of walk+jog reference seconds (faults excluded) within +-2 spm - share of still "
+          "seconds reported")
+    for pt in sorted(points, key=lambda q: -score(q, every))[:6]:
+        print(f"  {pt}: {score(pt, every):.3f}")
+    print(f"  defaults (0.3, 0.7, 2.0): {score((0.3, 0.7, 2.0), every):.3f}; range "
+          f"{min(score(q, every) for q in points):.3f}-{max(score(q, every) for q in points):.3f}")
+    for sub, label in ((points, "whole grid"),
+                       ([q for q in points if q[0] == 0.3], "min_acf fixed at 0.3")):
+        print(f"  leave one session out ({label}):")
+        held: list[float] = []
+        dflt: list[float] = []
+        for i, s in enumerate(sessions):
+            rest = [j for j in every if j != i]
+            best = max(sub, key=lambda q: score(q, rest))
+            held.append(score(best, [i]))
+            dflt.append(score((0.3, 0.7, 2.0), [i]))
+            print(f"    {s.name}: chose {best}, held-out {held[-1]:.3f} (defaults "
+                  f"{dflt[-1]:.3f})")
+        print(f"    mean held-out {np.mean(held):.3f} (defaults {np.mean(dflt):.3f})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -522,12 +752,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA,
                     help="folder holding mobgap/ and hexoskin/ (default ../shared/data)")
     ap.add_argument("--grid", action="store_true",
-                    help="also score the contact detector over a parameter grid (a)")
+                    help="also score the contact detector (a) and the chest cadence's "
+                    "gates (b) over parameter grids")
     args = ap.parse_args(argv)
     run_mobgap(args.data)
     if args.grid:
         run_grid(args.data)
-    run_hexoskin(args.data)
+    sessions = run_hexoskin(args.data)
+    if args.grid and sessions:
+        run_cadence_grid(sessions)
     run_sim()
     return 0
 

@@ -61,7 +61,7 @@ class CadenceParams:
     min_acf: float = 0.3
     min_std_g: float = 0.05
     recent_s: float = 2.0
-    min_recent_frac: float = 0.5
+    min_recent_frac: float = 0.7
 
     def __post_init__(self) -> None:
         if not self.fs_hz >= 20:
