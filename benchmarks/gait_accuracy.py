@@ -640,9 +640,10 @@ def _breakdown(sessions: list[ChestSession]) -> None:
     print(f"\nwhere the walk+jog error comes from ({n_all} seconds both report; each second in "
           f"the first class that fits):")
     for k, nm in enumerate(names):
+        within = sums[k] / max(1, counts[k])
         print(f"  {nm:<42} {counts[k]:>5} s ({100 * counts[k] / n_all:4.1f} %), "
-              f"{sums[k] / n_all:5.2f} spm of the MAE, MAE within {sums[k] / max(1, counts[k]):5.2f}"
-              f", {over2[k]} off by > 2 spm")
+              f"{sums[k] / n_all:5.2f} spm of the MAE, MAE within {within:5.2f}, "
+              f"{over2[k]} off by > 2 spm")
     st = [(s.act == 0, np.isfinite(s.cad), ~np.isfinite(s.ref)) for s in sessions]
     n_st = sum(int(a.sum()) for a, _, _ in st)
     n_rep = sum(int((a & c).sum()) for a, c, _ in st)
