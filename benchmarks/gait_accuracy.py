@@ -39,6 +39,13 @@ second ``t``: ``60 (k - 1) / (t_k - t_1)`` over the ``k >= 3`` step events of ``
 ``[t - 6, t]``. Activity per second from the shirt's cadence (>= 140 jog, 60-140 walk, else
 still), seconds from 60 s on. Per activity: MAE over the seconds both report, % within
 +-2 steps/min, and coverage (seconds we report / seconds the reference reports).
+The reference skips steps and adds events: intervals of 1.6-2.5x, or under 0.6x, the
+reference's own median interval within +-30 s (:func:`ref_faults`). The chest acceleration
+is checked at those places (:func:`template_check`), and the table is printed twice: strict
+(every second; the figures) and without the seconds whose trailing 6 s hold such an
+interval. Then the walk+jog error split by cause (octave, reference faults, starts/stops,
+the rest) and the share of still seconds we report. ``--grid`` adds (b'): the cadence's
+abstention gates over :data:`CAD_GRID` and their leave-one-session-out choice.
 """
 
 from __future__ import annotations
