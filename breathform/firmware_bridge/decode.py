@@ -415,7 +415,7 @@ class SensorDecoder:
         blocks = self._blocks([pkt.t_rx_s for pkt in pkts], t_dev, [n] * m, t_obs,
                               (lost_a > 0).tolist(), [False] * m, lost, list(acc_g),
                               list(gyr_dps))
-        out.extend([b] for b in blocks)
+        out += [[b] for b in blocks]
         self._prev_ts, self._prev_raw_ms, self._prev_n = int(ts[-1]), int(raw[-1]), n
         return True
 
