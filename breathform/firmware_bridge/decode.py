@@ -135,6 +135,46 @@ class _Pending:
     acc_g: NDArray[np.float64]
     gyr_dps: NDArray[np.float64] | None
     base_s: float | None
+    polar: _PolarRaw | None = None
+
+
+@dataclass(slots=True)
+class _PolarRaw:
+    """A Polar ACC frame's integer data, converted with the other frames of its batch.
+
+    t_dev_s = (times_ns - ref_ns) as float64 * 1e-9 and acc_g = samples_mg as float64 /
+    1000 (* factor when it is not 1): elementwise, so the same over a batch at once.
+    """
+
+    times_ns: NDArray[np.int64]
+    ref_ns: int
+    samples_mg: NDArray[np.int64]
+    factor: float
+
+
+_NO_FLOATS: NDArray[np.float64] = np.zeros(0)
+
+
+def _polar_floats(pend: list[_Pending]) -> NDArray[np.float64] | None:
+    """Fill in the Polar frames' device times and g values, converted all at once.
+
+    Returns:
+        The frames' device times concatenated, when every pending frame is a Polar one
+        (else None, the times stay in each frame).
+    """
+    pol = [q for q in pend if q.polar is not None]
+    raw = [q.polar for q in pol if q.polar is not None]
+    counts = [q.n for q in pol]
+    acc = units.mg_to_g(np.concatenate([r.samples_mg for r in raw]).astype(np.float64))
+    factors = [r.factor for r in raw]
+    if factors.count(1.0) != len(factors):  # x * 1.0 == x: the others are unchanged
+        acc *= np.repeat(np.array(factors, dtype=np.float64), counts)[:, None]
+    refs = np.repeat(np.array([r.ref_ns for r in raw], dtype=np.int64), counts)
+    t_dev = (np.concatenate([r.times_ns for r in raw]) - refs).astype(np.float64) * 1e-9
+    ends = list(itertools.accumulate(counts))
+    for q, e, n in zip(pol, ends, counts, strict=True):
+        q.acc_g, q.t_dev_s, q.polar = acc[e - n:e], t_dev[e - n:e], None
+    return t_dev if len(pol) == len(pend) else None
 
 
 class SensorDecoder:
@@ -342,12 +382,14 @@ class SensorDecoder:
             else:
                 times = polar_h10.sample_times_ns(ts, n, self.fs_hz, prev)
         self._prev_ts, self._prev_n = ts, n
-        acc_g = units.mg_to_g(frame.samples.astype(np.float64))
-        if self.acc_factor != 1.0:
-            acc_g = acc_g * self.acc_factor
-        t_dev_s = (times - self._ref_dev).astype(np.float64) * 1e-9
         t_obs_s = float(ts - self._ref_dev) * 1e-9
-        return self._emit(pkt, t_dev_s, t_obs_s, gap, force_reset, lost, n, acc_g, None)
+        # device times and g are formed in _flush, for all the batch's frames at once
+        box: list[ImuBlock | HeartRate] = []
+        self._pending.append(_Pending(box, pkt.t_rx_s, _NO_FLOATS, t_obs_s, gap, force_reset,
+                                      lost, n, _NO_FLOATS, None, None, _PolarRaw(
+                                          times, self._ref_dev, frame.samples,
+                                          self.acc_factor)))
+        return box
 
     def _movesense(self, pkt: RawPacket) -> list[ImuBlock | HeartRate]:
         note = movesense.decode_notification(pkt.payload)
@@ -502,7 +544,10 @@ class SensorDecoder:
         if not pend:
             return
         bases = [q.base_s for q in pend]
-        if None not in bases:
+        t_dev = _polar_floats(pend) if self.kind == "polar_h10" else None
+        if t_dev is not None:
+            pass  # formed for all frames at once
+        elif None not in bases:
             # elementwise base + offset, as adding each frame's base to its offsets would
             t_dev = (np.concatenate([q.t_dev_s for q in pend])
                      + np.repeat(np.array(bases, dtype=np.float64), [q.n for q in pend]))
