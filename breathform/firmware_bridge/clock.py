@@ -413,6 +413,15 @@ exponentials' difference (an ulp or two), orders of magnitude below this; a loos
 session to the exact path."""
 
 
+def _least_slope(p: ClockParams) -> float:
+    """A lower bound of every map's slope (session seconds per device second).
+
+    d/dt of t (1 + r) + e0 exp(-(t - t0) / tau) is at least 1 - |r| - |e0| / tau, with
+    |r| <= max_drift_ppm and |e0| / tau <= max_slew_ppm: > 0.4 for every valid ClockParams.
+    """
+    return 1.0 - p.max_drift_ppm * _PPM - p.max_slew_ppm * _PPM
+
+
 def _map_exact(p: ClockParams, prm: tuple[float, ...], x: float) -> float:
     """The map of rel device time x, bit-identical to mapping it within a packet.
 
@@ -517,6 +526,7 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
     last_out_est = s.last_out_s
     floor, bin_s, thresh = p.latency_floor_s, p.bin_s, p.reset_thresh_s
     n_keep = math.ceil(p.window_s / p.bin_s)
+    slope = _least_slope(p)
     # the map of each run of packets mapped alike, and the samples in each run
     prms: list[tuple[float, ...]] = [(t_ref, out_ref, a, r, t0, e0, tau)]
     runs: list[int] = []
@@ -545,8 +555,12 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
             if (force_reset[k] or t_rel <= last_obs or first_rel <= last_sample
                     or abs(y - y_pred) > thresh):
                 reset = True
-            elif n:
+            elif n and not (last_out_src[0] is prms[-1] and (first_rel - last_sample) * slope
+                            > 4.0 * _MARGIN_S * (1.0 + abs(last_out_est))):
                 # guard against float rounding putting the first output at/below the last
+                # (skipped when the last output was mapped by the map in use, which rises
+                # at least ``slope`` per second: then the estimate below would be clearly
+                # above the last and decide "no reset")
                 prm = prms[-1]  # the map in use
                 o0 = first_rel * r + a + first_rel + out_ref - floor  # scalar estimate (math.exp)
                 if e0 != 0.0:
