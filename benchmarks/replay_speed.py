@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import io
 import pstats
 import statistics
@@ -41,6 +42,7 @@ from breathform.store import SessionReader, SessionWriter
 
 
 def _replay_once(path: Path, cfg: Config) -> tuple[float, int, int]:
+    gc.collect()  # every timed pass starts from the same heap (no collection left over)
     with SessionReader(path) as r:
         source = ReplaySource(r)
         t0 = time.perf_counter()
@@ -61,6 +63,7 @@ def _decode_once(path: Path) -> tuple[float, float]:
     """
     from breathform.firmware_bridge.decode import SensorDecoder
 
+    gc.collect()
     with SessionReader(path) as r:
         t0 = time.perf_counter()
         packets = list(r.iter_raw())
@@ -124,6 +127,7 @@ def _stages_once(path: Path, cfg: Config) -> tuple[float, dict[str, float]]:
 def _neurokit_once(signal: np.ndarray, fs_hz: float) -> float:
     import neurokit2 as nk
 
+    gc.collect()
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

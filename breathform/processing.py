@@ -7,6 +7,7 @@ gives exactly the metrics and alerts the live run produced.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -114,20 +115,36 @@ class SessionProcessor:
         by_sensor: dict[str, list[RawPacket]] = {}
         for pkt in packets:
             by_sensor.setdefault(pkt.sensor, []).append(pkt)
-        decoded: dict[str, Iterator[list[ImuBlock | HeartRate]]] = {}
+        results: dict[str, list[list[ImuBlock | HeartRate]]] = {}
         errors: dict[str, Iterator[tuple[int, DecodeError]]] = {}
         next_err: dict[str, tuple[int, DecodeError] | None] = {}
         for sensor, pkts in by_sensor.items():
             dec = self.decoders.get(sensor)
             if dec is not None:
-                decoded[sensor] = iter(dec.feed_many(pkts))
+                results[sensor] = dec.feed_many(pkts)
                 errors[sensor] = iter(dec.batch_errors)
                 next_err[sensor] = next(errors[sensor], None)
-        pos = dict.fromkeys(by_sensor, 0)
         counters = self.counters
         samples = counters.samples
         checks = self.mount_checks
         counters.packets += len(packets)
+        if (len(results) == len(by_sensor) and not any(next_err.values())
+                and not (checks and not all(c.done for c in checks.values()))):
+            # nothing per packet to report unless a block has a gap: take the items in
+            # receive order in one pass
+            its = {sensor: iter(res) for sensor, res in results.items()}
+            items = list(itertools.chain.from_iterable(
+                [next(its[pkt.sensor]) for pkt in packets]))
+            blocks = [x for x in items if isinstance(x, ImuBlock)]
+            if not any(b.gap for b in blocks):
+                if len(blocks) != len(items):
+                    hr = [x for x in items if isinstance(x, HeartRate)]
+                for b in blocks:
+                    samples[b.sensor] += b.t_s.shape[0]
+                return self._step(blocks, hr, events)
+            blocks = []
+        decoded = {sensor: iter(res) for sensor, res in results.items()}
+        pos = dict.fromkeys(by_sensor, 0)
         for pkt in packets:
             sensor = pkt.sensor
             it = decoded.get(sensor)
@@ -154,6 +171,11 @@ class SessionProcessor:
                 events.append((pkt.t_rx_s, "decode_error", f"{sensor}: {err[1]}"))
                 next_err[sensor] = next(errors[sensor], None)
             pos[sensor] += 1
+        return self._step(blocks, hr, events)
+
+    def _step(self, blocks: list[ImuBlock], hr: list[HeartRate],
+              events: list[tuple[float, str, str]]) -> StepOutput:
+        """DSP and alert rules on a batch's decoded items."""
         metrics, self.dsp_state = dsp.step(self.dsp_params, self.dsp_state, blocks, hr)
         strides, self.dsp_state = dsp.take_strides(self.dsp_state)
         alerts: list[Alert] = []

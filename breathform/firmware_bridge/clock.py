@@ -299,6 +299,61 @@ def _fit(p: ClockParams, ts: tuple[float, ...], ys: tuple[float, ...], prev_r: f
     return a, r
 
 
+class _Prefix:
+    """What :func:`_fit_prefix` keeps of the bins before the last one, while they stay the same.
+
+    Between new bins only the last bin's minimum moves (it can only go down), so the hull
+    of the other bins and, for a given slope, their lowest offset are reused. Reset (a fresh
+    instance) whenever bins are added, dropped or cleared.
+    """
+
+    __slots__ = ("hull", "low", "r")
+
+    def __init__(self) -> None:
+        self.hull: tuple[int, ...] | None = None
+        self.r = math.nan  # the slope ``low`` was taken with (NaN: none yet)
+        self.low = math.inf
+
+
+def _fit_prefix(p: ClockParams, ts: tuple[float, ...], ys: tuple[float, ...], prev_r: float,
+                pre: _Prefix) -> tuple[float, float]:
+    """:func:`_fit` with the prefix (all bins but the last) results cached in ``pre``.
+
+    Bit-identical: the hull is the cached prefix hull plus one chain step, as
+    :func:`_lower_hull` builds it, and min() over the offsets keeps the first of equal
+    minima whether the prefix's minimum is taken first or not.
+    """
+    r = prev_r
+    m = len(ts)
+    if m >= 2 and ts[-1] - ts[0] >= p.min_baseline_s:
+        h = pre.hull
+        if h is None:
+            h = pre.hull = _hull_indices(ts[:-1], ys[:-1])
+        hull = list(h)
+        _push(hull, ts, ys, m - 1)
+        _recent_hulls.append((ts, ys, tuple(hull)))
+        if len(hull) >= 2:
+            tm = sum(ts) / m
+            i = 0
+            while i < len(hull) - 2 and ts[hull[i + 1]] < tm:
+                i += 1
+            i1, i2 = hull[i], hull[i + 1]
+            r = (ys[i2] - ys[i1]) / (ts[i2] - ts[i1])
+    rmax = p.max_drift_ppm * _PPM
+    r = min(max(r, -rmax), rmax)
+    if m < 2:
+        return min(map(operator.sub, ys, map(operator.mul, itertools.repeat(r), ts))), r
+    pr = pre.r
+    if not (pr == r and math.copysign(1.0, pr) == math.copysign(1.0, r)):
+        # (-0.0 and 0.0 give different signed zeros below)
+        pre.r = r
+        pre.low = min(map(operator.sub, ys[:-1], map(operator.mul, itertools.repeat(r),
+                                                     ts[:-1])))
+    last = ys[-1] - r * ts[-1]
+    low = pre.low
+    return (last if last < low else low), r
+
+
 def _anchor(p: ClockParams, s: ClockState, first_rel: float, t_obs_dev_s: float,
             t_rx_s: float, is_reset: bool) -> ClockState:
     r = s.fit_drift
@@ -349,9 +404,22 @@ def step(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64], t_obs_dev_
     return out, s
 
 
-_MARGIN_S = 1e-6
+_MARGIN_S = 1e-9
 """Decisions on a mapped time taken from a scalar estimate (``math.exp`` instead of numpy's
-exp) only when it is this far from the threshold; closer ones are recomputed exactly."""
+exp) only when it is this far (times 1 + |time|) from the threshold; closer ones are
+recomputed exactly. The estimate differs from the exact map only by e0 times the two
+exponentials' difference (an ulp or two), orders of magnitude below this; a looser margin
+(it was 1e-6: 3.6 ms at one hour, near a sample period) sends every packet of a long
+session to the exact path."""
+
+
+def _least_slope(p: ClockParams) -> float:
+    """A lower bound of every map's slope (session seconds per device second).
+
+    d/dt of t (1 + r) + e0 exp(-(t - t0) / tau) is at least 1 - |r| - |e0| / tau, with
+    |r| <= max_drift_ppm and |e0| / tau <= max_slew_ppm: > 0.4 for every valid ClockParams.
+    """
+    return 1.0 - p.max_drift_ppm * _PPM - p.max_slew_ppm * _PPM
 
 
 def _map_exact(p: ClockParams, prm: tuple[float, ...], x: float) -> float:
@@ -458,7 +526,12 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
     last_out_est = s.last_out_s
     floor, bin_s, thresh = p.latency_floor_s, p.bin_s, p.reset_thresh_s
     n_keep = math.ceil(p.window_s / p.bin_s)
-    prms: list[tuple[float, ...]] = []
+    slope = _least_slope(p)
+    # the map of each run of packets mapped alike, and the samples in each run
+    prms: list[tuple[float, ...]] = [(t_ref, out_ref, a, r, t0, e0, tau)]
+    runs: list[int] = []
+    run_n = 0
+    pre = _Prefix()
     resets: list[int] = []
 
     def exact_last_out() -> float:
@@ -482,9 +555,13 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
             if (force_reset[k] or t_rel <= last_obs or first_rel <= last_sample
                     or abs(y - y_pred) > thresh):
                 reset = True
-            elif n:
+            elif n and not (last_out_src[0] is prms[-1] and (first_rel - last_sample) * slope
+                            > 4.0 * _MARGIN_S * (1.0 + abs(last_out_est))):
                 # guard against float rounding putting the first output at/below the last
-                prm = (t_ref, out_ref, a, r, t0, e0, tau)
+                # (skipped when the last output was mapped by the map in use, which rises
+                # at least ``slope`` per second: then the estimate below would be clearly
+                # above the last and decide "no reset")
+                prm = prms[-1]  # the map in use
                 o0 = first_rel * r + a + first_rel + out_ref - floor  # scalar estimate (math.exp)
                 if e0 != 0.0:
                     o0 += e0 * math.exp(-max(first_rel - t0, 0.0) / tau)
@@ -503,8 +580,15 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
             a, r, t0, e0, tau = (nxt.fit_a_s, nxt.fit_drift, nxt.res_t0_s, nxt.res_e0_s,
                                  nxt.res_tau_s)
             last_obs, last_sample, n_resets = nxt.last_obs_s, nxt.last_sample_s, nxt.n_resets
-        prm = (t_ref, out_ref, a, r, t0, e0, tau)
-        prms.append(prm)
+            pre = _Prefix()
+            if run_n:
+                runs.append(run_n)
+                prms.append((t_ref, out_ref, a, r, t0, e0, tau))
+            else:  # no sample was mapped with the old map
+                prms[-1] = (t_ref, out_ref, a, r, t0, e0, tau)
+            run_n = 0
+        prm = prms[-1]
+        run_n += n
         t_rel = t_obs - t_ref
         if n:
             last_sample = t_last - t_ref
@@ -523,6 +607,7 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
                 changed = False
         else:
             ids, bt, by = ids + (bid,), bt + (t_rel,), by + (y,)
+            pre = _Prefix()
             keep_from = bid - n_keep
             j = 0
             while ids[j] <= keep_from:
@@ -530,17 +615,24 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
             if j:
                 ids, bt, by = ids[j:], bt[j:], by[j:]
         if changed:
-            a, r = _fit(p, bt, by, r)
+            a, r = _fit_prefix(p, bt, by, r, pre)
             mapped_obs = (exact_last_out() if n and t_last == t_obs
                           else _map_exact(p, prm, t_rel))
             target = out_ref + (t_rel + (a + r * t_rel)) - floor
             e0 = mapped_obs - target
             tau = max(p.slew_time_s, abs(e0) / (p.max_slew_ppm * _PPM))
             t0 = t_rel
+            if run_n:
+                runs.append(run_n)
+                prms.append((t_ref, out_ref, a, r, t0, e0, tau))
+            else:
+                prms[-1] = (t_ref, out_ref, a, r, t0, e0, tau)
+            run_n = 0
         last_obs = t_rel
         n_obs += 1
         resets.append(n_resets)
-    out = _map_many(p, t, counts, prms)
+    runs.append(run_n)
+    out = _map_many(p, t, runs, prms)
     if last_out is None:  # the last packet with samples: its last output, as mapped
         last_out = float(out[ends[max(k for k in range(m) if counts[k])] - 1])
     state = ClockState(anchored=anchored, t_ref_dev_s=t_ref, out_ref_s=out_ref, bin_ids=ids,
@@ -553,7 +645,11 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
 
 def _map_many(p: ClockParams, t: NDArray[np.float64], counts: Sequence[int],
               prms: list[tuple[float, ...]]) -> NDArray[np.float64]:
-    """Map each packet's samples with its own map, in one pass; as _map_rel per packet."""
+    """Map each run of samples with its own map, in one pass; as _map_rel per packet.
+
+    Run j has ``counts[j]`` samples and the map ``prms[j]`` (the operations are elementwise,
+    so a run of packets that share a map is mapped as one).
+    """
     if len(prms) == 1:
         t_ref, out_ref, a, r, t0, e0, tau = prms[0]
         return _map_rel_arr(p, out_ref, a, r, t0, e0, tau, t - t_ref)

@@ -10,7 +10,9 @@ for anything a sensor (or random bytes) can send.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -86,6 +88,38 @@ def _movesense_imu6_many(pkts: Sequence[RawPacket]) -> dict[int, _Imu6]:
     return out
 
 
+def _movesense_imu6_uniform(pkts: Sequence[RawPacket]
+                            ) -> tuple[list[int], int, NDArray[np.float64],
+                                       NDArray[np.float64]] | None:
+    """:func:`_movesense_imu6_many` for a run whose packets are all alike, as arrays.
+
+    When every packet is a plain IMU6 data notification of the same length holding only
+    finite floats (a steady stream): the same values, bit for bit, as arrays over the run.
+
+    Returns:
+        (u32 timestamps in ms, samples per packet n, acc in g (m, n, 3), gyro in deg/s
+        (m, n, 3)), or None if the run is not like that.
+    """
+    size = len(pkts[0].payload)
+    if not (size > 6 and not (size - 6) % 24):
+        return None
+    uuid = movesense.NOTIFY_UUID
+    for pkt in pkts:
+        d = pkt.payload
+        if len(d) != size or d[0] != movesense.NOTIFY_DATA or pkt.char.lower() != uuid:
+            return None
+    n = (size - 6) // 24
+    rec = np.frombuffer(b"".join([pkt.payload for pkt in pkts]), dtype=np.dtype(
+        [("head", "u1", (2,)), ("ts", "<u4"), ("f", "<f4", (6 * n,))]))
+    f32 = rec["f"]
+    if not bool(np.isfinite(f32).all()):  # before casting (see _movesense_imu6_many)
+        return None
+    vals = f32.astype(np.float64)
+    m = len(pkts)
+    acc_g = units.mps2_to_g(vals[:, :3 * n]).reshape(m, n, 3)
+    return rec["ts"].tolist(), n, acc_g, vals[:, 3 * n:].reshape(m, n, 3)
+
+
 @dataclass(slots=True)
 class _Pending:
     """A decoded IMU frame waiting for its session times (see SensorDecoder._flush)."""
@@ -101,6 +135,46 @@ class _Pending:
     acc_g: NDArray[np.float64]
     gyr_dps: NDArray[np.float64] | None
     base_s: float | None
+    polar: _PolarRaw | None = None
+
+
+@dataclass(slots=True)
+class _PolarRaw:
+    """A Polar ACC frame's integer data, converted with the other frames of its batch.
+
+    t_dev_s = (times_ns - ref_ns) as float64 * 1e-9 and acc_g = samples_mg as float64 /
+    1000 (* factor when it is not 1): elementwise, so the same over a batch at once.
+    """
+
+    times_ns: NDArray[np.int64]
+    ref_ns: int
+    samples_mg: NDArray[np.int64]
+    factor: float
+
+
+_NO_FLOATS: NDArray[np.float64] = np.zeros(0)
+
+
+def _polar_floats(pend: list[_Pending]) -> NDArray[np.float64] | None:
+    """Fill in the Polar frames' device times and g values, converted all at once.
+
+    Returns:
+        The frames' device times concatenated, when every pending frame is a Polar one
+        (else None, the times stay in each frame).
+    """
+    pol = [q for q in pend if q.polar is not None]
+    raw = [q.polar for q in pol if q.polar is not None]
+    counts = [q.n for q in pol]
+    acc = units.mg_to_g(np.concatenate([r.samples_mg for r in raw]).astype(np.float64))
+    factors = [r.factor for r in raw]
+    if factors.count(1.0) != len(factors):  # x * 1.0 == x: the others are unchanged
+        acc *= np.repeat(np.array(factors, dtype=np.float64), counts)[:, None]
+    refs = np.repeat(np.array([r.ref_ns for r in raw], dtype=np.int64), counts)
+    t_dev = (np.concatenate([r.times_ns for r in raw]) - refs).astype(np.float64) * 1e-9
+    ends = list(itertools.accumulate(counts))
+    for q, e, n in zip(pol, ends, counts, strict=True):
+        q.acc_g, q.t_dev_s, q.polar = acc[e - n:e], t_dev[e - n:e], None
+    return t_dev if len(pol) == len(pend) else None
 
 
 class SensorDecoder:
@@ -217,11 +291,12 @@ class SensorDecoder:
         """
         self.batch_errors = []
         out: list[list[ImuBlock | HeartRate]] = []
+        if self.kind == "movesense" and len(pkts) > 1:
+            run = _movesense_imu6_uniform(pkts)
+            if run is not None and self._movesense_run(pkts, *run, out):
+                return out
         pre = (_movesense_imu6_many(pkts) if self.kind == "movesense" and len(pkts) > 1
                else {})
-        if pre and len(pre) == len(pkts) and self._movesense_run(pkts, pre, out):
-            self._flush()
-            return out
         for i, pkt in enumerate(pkts):
             self.n_packets += 1
             try:
@@ -307,12 +382,14 @@ class SensorDecoder:
             else:
                 times = polar_h10.sample_times_ns(ts, n, self.fs_hz, prev)
         self._prev_ts, self._prev_n = ts, n
-        acc_g = units.mg_to_g(frame.samples.astype(np.float64))
-        if self.acc_factor != 1.0:
-            acc_g = acc_g * self.acc_factor
-        t_dev_s = (times - self._ref_dev).astype(np.float64) * 1e-9
         t_obs_s = float(ts - self._ref_dev) * 1e-9
-        return self._emit(pkt, t_dev_s, t_obs_s, gap, force_reset, lost, n, acc_g, None)
+        # device times and g are formed in _flush, for all the batch's frames at once
+        box: list[ImuBlock | HeartRate] = []
+        self._pending.append(_Pending(box, pkt.t_rx_s, _NO_FLOATS, t_obs_s, gap, force_reset,
+                                      lost, n, _NO_FLOATS, None, None, _PolarRaw(
+                                          times, self._ref_dev, frame.samples,
+                                          self.acc_factor)))
+        return box
 
     def _movesense(self, pkt: RawPacket) -> list[ImuBlock | HeartRate]:
         note = movesense.decode_notification(pkt.payload)
@@ -338,21 +415,22 @@ class SensorDecoder:
         return self._emit(pkt, off, t_obs_s, gap, force_reset, lost, n, acc_g, gyr_dps,
                           base_s)
 
-    def _movesense_run(self, pkts: Sequence[RawPacket], pre: dict[int, _Imu6],
+    def _movesense_run(self, pkts: Sequence[RawPacket], raw_ms: list[int], n: int,
+                       acc_g: NDArray[np.float64], gyr_dps: NDArray[np.float64],
                        out: list[list[ImuBlock | HeartRate]]) -> bool:
-        """:meth:`_movesense_imu` for a run of IMU6 data packets, the clock unwrapped at once.
+        """:meth:`_movesense_imu` for a run of alike IMU6 packets, all at once.
 
         Only when no packet resets the device clock (else False, nothing consumed): then
         each timestamp is the previous plus the u32 step, as :meth:`_u32_clock` gives.
-        The steps are rounded as Python's round() does (half to even, like np.rint).
+        The steps are rounded as Python's round() does (half to even, like np.rint). The
+        frames go straight to :meth:`_blocks` (nothing may be pending).
         """
         m = len(pkts)
-        imus = [pre[i] for i in range(m)]
-        raw = np.array([q[0] for q in imus], dtype=np.int64)
-        ns = np.array([q[1] for q in imus], dtype=np.int64)
+        raw = np.array(raw_ms, dtype=np.int64)
         first = self._prev_ts is None
         prev_raw = np.concatenate(([self._prev_raw_ms], raw[:-1]))
-        prev_n = np.concatenate(([self._prev_n], ns[:-1]))
+        prev_n = np.full(m, n, dtype=np.int64)
+        prev_n[0] = self._prev_n
         d = (raw - prev_raw) % _U32
         steps = np.rint(d * self.fs_hz / 1000.0)
         reset = (d >= _U32 // 2) | (steps < prev_n)
@@ -367,16 +445,20 @@ class SensorDecoder:
             ts = np.cumsum(d) + raw[0]
         else:
             ts = np.cumsum(d) + int(self._prev_ts or 0)
-        lost = (steps - prev_n).astype(np.int64).tolist()
-        base = ((ts - self._ref_dev) / 1000.0).tolist()
+        lost_a = (steps - prev_n).astype(np.int64)
+        base = (ts - self._ref_dev) / 1000.0
         fs = self.fs_hz
-        for pkt, (_, n, acc_g, gyr_dps), base_s, lo in zip(pkts, imus, base, lost,
-                                                           strict=True):
-            out.append(self._emit(pkt, _sample_offsets_s(n, fs),
-                                  base_s + _last_offset_s(n, fs), lo > 0, False, lo, n,
-                                  acc_g, gyr_dps, base_s))
+        # each sample's device time base + offset (elementwise, as _flush forms it), and
+        # each frame's observation time base + last offset (as on Python floats)
+        t_dev = (_sample_offsets_s(n, fs)[None, :] + base[:, None]).reshape(-1)
+        t_obs = (base + _last_offset_s(n, fs)).tolist()
+        lost = lost_a.tolist()
         self.n_packets += m
-        self._prev_ts, self._prev_raw_ms, self._prev_n = int(ts[-1]), int(raw[-1]), int(ns[-1])
+        blocks = self._blocks([pkt.t_rx_s for pkt in pkts], t_dev, [n] * m, t_obs,
+                              (lost_a > 0).tolist(), [False] * m, lost, list(acc_g),
+                              list(gyr_dps))
+        out += [[b] for b in blocks]
+        self._prev_ts, self._prev_raw_ms, self._prev_n = int(ts[-1]), int(raw[-1]), n
         return True
 
     def _witmotion(self, pkt: RawPacket) -> list[ImuBlock | HeartRate]:
@@ -462,38 +544,80 @@ class SensorDecoder:
         if not pend:
             return
         bases = [q.base_s for q in pend]
-        if None not in bases:
+        t_dev = _polar_floats(pend) if self.kind == "polar_h10" else None
+        if t_dev is not None:
+            pass  # formed for all frames at once
+        elif None not in bases:
             # elementwise base + offset, as adding each frame's base to its offsets would
             t_dev = (np.concatenate([q.t_dev_s for q in pend])
                      + np.repeat(np.array(bases, dtype=np.float64), [q.n for q in pend]))
         else:
             t_dev = np.concatenate([q.t_dev_s if q.base_s is None else q.base_s + q.t_dev_s
                                     for q in pend])
+        blocks = self._blocks([q.t_rx_s for q in pend], t_dev, [q.n for q in pend],
+                              [q.t_obs_s for q in pend], [q.gap for q in pend],
+                              [q.force_reset for q in pend], [q.lost for q in pend],
+                              [q.acc_g for q in pend], [q.gyr_dps for q in pend])
+        for q, b in zip(pend, blocks, strict=True):
+            q.box.append(b)
+
+    def _blocks(self, t_rx: list[float], t_dev: NDArray[np.float64], counts: list[int],
+                t_obs: list[float], gaps: list[bool], force_reset: list[bool],
+                lost: list[int], acc_g: Sequence[NDArray[np.float64]],
+                gyr_dps: Sequence[NDArray[np.float64] | None]) -> list[ImuBlock]:
+        """Map frames' device times (concatenated) to session time; assign seq; build blocks.
+
+        One entry per frame in each list; returns the frames' blocks, in order.
+        """
         resets = self.clock_state.n_resets
         t_all, self.clock_state, n_resets = clock.step_many(
-            self.clock_params, self.clock_state, t_dev, [q.n for q in pend],
-            [q.t_obs_s for q in pend], [q.t_rx_s for q in pend],
-            [q.force_reset for q in pend])
-        i = 0
-        for q, now in zip(pend, n_resets, strict=True):
-            n = q.n
-            t_s = t_all[i:i + n] if len(pend) > 1 else t_all
-            i += n
-            gap, lost = q.gap, q.lost
-            first = self._last_t_rx_s is None
-            if now > resets and self._last_t_rx_s is not None:
-                # the device clock cannot be trusted across a reset: estimate the loss from
-                # host receive times instead
-                gap = True
-                lost = max(0, round((q.t_rx_s - self._last_t_rx_s) * self.fs_hz) - n)
-            resets = now
-            if gap and not first:
-                self.n_gaps += 1
-                self.n_samples_lost += lost
-            seq = self._next_seq + lost
-            self._next_seq = seq + n
-            self._last_t_rx_s = q.t_rx_s
-            # every field is valid by construction (the clock map keeps t_s strictly
-            # increasing; the device decoders return (n, 3) arrays): skip ImuBlock's checks
-            q.box.append(ImuBlock.unchecked(self.role, self.fs_hz, seq, t_s, q.acc_g,
-                                            q.gyr_dps, gap and not first))
+            self.clock_params, self.clock_state, t_dev, counts, t_obs, t_rx, force_reset)
+        m = len(counts)
+        n0 = counts[0]
+        if m == 1:
+            t_rows: Sequence[NDArray[np.float64]] = (t_all,)
+        elif counts.count(n0) == m:
+            t_rows = list(t_all.reshape(m, n0))  # row views: t_all's slices, as below
+        else:
+            ends = list(itertools.accumulate(counts))
+            t_rows = [t_all[e - n:e] for e, n in zip(ends, counts, strict=True)]
+        first = self._last_t_rx_s is None
+        if n_resets[-1] == resets:  # no re-anchoring (n_resets never decreases)
+            flags = gaps
+            if first and gaps[0]:
+                flags = [False, *gaps[1:]]
+            if True in flags:
+                self.n_gaps += flags.count(True)
+                self.n_samples_lost += sum(itertools.compress(lost, flags))
+            # seq of frame k: the samples before it, counting each frame's lost ones
+            nxt = list(itertools.accumulate(map(operator.add, lost, counts),
+                                            initial=self._next_seq))
+            seqs = list(map(operator.add, nxt, lost))
+            self._next_seq = nxt[-1]
+            self._last_t_rx_s = t_rx[-1]
+        else:
+            seqs, flags = [], []
+            for k in range(m):
+                n = counts[k]
+                gap, lo = gaps[k], lost[k]
+                now = n_resets[k]
+                first = self._last_t_rx_s is None
+                if now > resets and self._last_t_rx_s is not None:
+                    # the device clock cannot be trusted across a reset: estimate the loss
+                    # from host receive times instead
+                    gap = True
+                    lo = max(0, round((t_rx[k] - self._last_t_rx_s) * self.fs_hz) - n)
+                resets = now
+                if gap and not first:
+                    self.n_gaps += 1
+                    self.n_samples_lost += lo
+                seq = self._next_seq + lo
+                seqs.append(seq)
+                flags.append(gap and not first)
+                self._next_seq = seq + n
+                self._last_t_rx_s = t_rx[k]
+        # every field is valid by construction (the clock map keeps t_s strictly
+        # increasing; the device decoders return (n, 3) arrays): skip ImuBlock's checks
+        return list(map(ImuBlock.unchecked, itertools.repeat(self.role, m),
+                        itertools.repeat(self.fs_hz, m), seqs, t_rows, acc_g, gyr_dps,
+                        flags))

@@ -1,0 +1,79 @@
+"""Polar ACC frames converted per batch (device times, g, start-response factor) decode as
+feed() does: raw and delta frames of varying length, lost frames, a clock reset, start
+responses changing the factor mid-batch, ECG frames and heart rate on the way."""
+
+from __future__ import annotations
+
+import struct
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from breathform.firmware_bridge.decode import SensorDecoder
+from breathform.firmware_bridge.devices import polar_h10 as P
+from breathform.model import ImuBlock, RawPacket
+
+FS = 200.0
+
+
+def _stream(seed: int) -> list[RawPacket]:
+    rng = np.random.default_rng(seed)
+    out = []
+    ts = 7 * 10**17
+    t_rx = 0.0
+    for k in range(700):
+        n = int(rng.choice([36, 36, 36, 20, 71]))
+        ts += round(n * 1e9 / FS)
+        t_rx += n / FS
+        if k == 350:
+            ts = 10**17  # the strap restarted its clock
+        r = rng.random()
+        if r < 0.01:
+            f = float(rng.choice([0.25, 1.0, 2.0]))
+            out.append(RawPacket(t_rx, "chest", P.PMD_CP_UUID, bytes.fromhex("f002020000")
+                                 + bytes([5, 1]) + struct.pack("<f", f)))
+        elif r < 0.02:
+            out.append(RawPacket(t_rx, "chest", P.PMD_DATA_UUID,
+                                 bytes([0]) + ts.to_bytes(8, "little") + bytes([0, 1, 2, 3])))
+        if rng.random() < 0.02:
+            continue  # lost
+        mg = rng.integers(-2000, 2000, (n, 3))
+        frame = (P.encode_delta_acc_frame(ts, mg) if rng.random() < 0.3
+                 else P.encode_acc_frame(ts, mg))
+        out.append(RawPacket(t_rx + rng.uniform(0.005, 0.05), "chest", P.PMD_DATA_UUID, frame))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_polar_batches_equal_single_packets(seed: int) -> None:
+    pkts = _stream(seed)
+    one = SensorDecoder("chest", "polar_h10", FS)
+    many = SensorDecoder("chest", "polar_h10", FS)
+    ref = [one.feed(p) for p in pkts]
+    rng = np.random.default_rng(seed)
+    got = []
+    i = 0
+    while i < len(pkts):
+        chunk = pkts[i:i + int(rng.integers(1, 150))]
+        got += many.feed_many(chunk)
+        i += len(chunk)
+    assert len(got) == len(ref)
+    factors = set()
+    for a, b in zip(ref, got, strict=True):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            assert isinstance(x, ImuBlock) and isinstance(y, ImuBlock)
+            assert (x.seq, x.gap, x.n, x.gyr_dps, y.gyr_dps) == (y.seq, y.gap, y.n, None, None)
+            assert_array_equal(x.t_s, y.t_s)
+            assert_array_equal(x.acc_g, y.acc_g)
+            assert x.acc_g.dtype == y.acc_g.dtype == np.float64
+    for p in pkts:
+        if p.char == P.PMD_CP_UUID:
+            factors.add(struct.unpack("<f", p.payload[-4:])[0])
+    assert len(factors) >= 2
+    assert repr(one.clock_state) == repr(many.clock_state)
+    for attr in ("n_gaps", "n_samples_lost", "n_packets", "n_decode_errors", "n_ignored",
+                 "acc_factor"):
+        assert getattr(one, attr) == getattr(many, attr), attr
+    assert one.n_gaps > 0 and one.clock_state.n_resets >= 1 and one.n_ignored > 0
