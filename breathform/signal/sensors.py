@@ -246,11 +246,11 @@ def chest_samples_step(p: ChestParams, s: ChestState, x: Samples
                                                       s.hist, s.stride_s)
     prows, axes, ps = posture.frames_step(pp, s.posture, filled,
                                           [60.0 / c.cadence_spm for c in crows])
-    bs = s.breath
+    brows, bs = breathing.frames_step(bp, s.breath, [
+        breathing.BreathFrame(f, vert, fwd, crow.stride_s, prow.still)
+        for f, crow, prow, (vert, fwd) in zip(filled, crows, prows, axes, strict=True)])
     out = []
-    for f, crow, prow, (vert, fwd) in zip(filled, crows, prows, axes, strict=True):
-        bf = breathing.BreathFrame(f, vert, fwd, crow.stride_s, prow.still)
-        brow, bs = breathing.frame_step(bp, bs, bf)
+    for f, crow, prow, brow in zip(filled, crows, prows, brows, strict=True):
         out.append(ChestSecond(
             t_s=float(f.k), rate_bpm=brow.rate_bpm, depth_rel=brow.depth_rel,
             breath_quality=brow.quality, trunk_lean_deg=prow.pitch_deg,
