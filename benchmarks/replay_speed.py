@@ -82,7 +82,7 @@ _STAGES = (
     ("gap fill + cadence", "breathform.signal.sensors", "_fill_cadence"),
     ("posture + orientation", "breathform.signal.posture", "frames_step"),
     ("breathing tracker", "breathform.signal.breathing", "frames_step"),
-    ("gait detector", "breathform.signal.gait", "step"),
+    ("gait detector", "breathform.signal.gait", "frames_step"),
     ("alert rules", "breathform.alerts.engine", "step"),
 )
 

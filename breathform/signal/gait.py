@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 
 from breathform.errors import InputError
 from breathform.signal._filters import butter_sos, filt, unit_zi
-from breathform.signal.regrid import Samples, samples_from_arrays
+from breathform.signal.regrid import Samples, concat_samples, samples_from_arrays
 
 _G_MPS2 = 9.80665
 
@@ -239,22 +239,82 @@ def step(p: GaitParams, s: GaitState, x: Samples
     Raises:
         InputError: If ``has_gyro`` is set and the samples carry no gyroscope.
     """
+    _check_gyro(p, x)
+    out, s = _pieces_step(p, s, x, _pieces(p, x, 0))
+    return [c for cs, _ in out for c in cs], [st for _, sts in out for st in sts], s
+
+
+def frames_step(p: GaitParams, s: GaitState, xs: Sequence[Samples]
+                ) -> tuple[list[tuple[list[Contact], list[Stride]]], GaitState]:
+    """:func:`step` for consecutive chunks (e.g. seconds) at once (bit-identical).
+
+    The filters and the jerk run once over all the samples, the lookback is a view of
+    one array; contacts are decided at the end of each piece of each chunk as
+    :func:`step` decides them chunk by chunk.
+
+    Returns:
+        The contacts and strides decided by each chunk, and the new state.
+    """
+    for x in xs:
+        _check_gyro(p, x)
+    pieces: list[tuple[int, int, bool]] = []
+    owner: list[int] = []
+    off = 0
+    for j, x in enumerate(xs):
+        pcs = _pieces(p, x, off)
+        pieces += pcs
+        owner += [j] * len(pcs)
+        off += x.n
+    res: list[tuple[list[Contact], list[Stride]]] = [([], []) for _ in xs]
+    if not pieces:
+        return res, s
+    allx = xs[0] if len(xs) == 1 else concat_samples(
+        xs, any(x.gyr_dps is not None for x in xs))
+    out, s = _pieces_step(p, s, allx, pieces)
+    for j, (c, st) in zip(owner, out, strict=True):
+        res[j][0].extend(c)
+        res[j][1].extend(st)
+    return res, s
+
+
+def _check_gyro(p: GaitParams, x: Samples) -> None:
     if p.has_gyro and x.gyr_dps is None and x.n:
         raise InputError("has_gyro is True but the samples carry no gyr_dps")
-    contacts: list[Contact] = []
-    strides: list[Stride] = []
+
+
+def _pieces(p: GaitParams, x: Samples, off: int) -> list[tuple[int, int, bool]]:
+    """The pieces ``(a, b, reset)`` of ``x``, offset by ``off``.
+
+    The samples are cut at resets, then into pieces of ``_PIECE_S``; ``reset`` = the
+    segmentation restarts at the piece.
+    """
     cuts = [0, x.n]
     if x.n > 1 and bool(x.reset[1:].any()):
         cuts = [0, *(int(i) for i in np.flatnonzero(x.reset) if i > 0), x.n]
+    piece = max(1, round(_PIECE_S * p.fs_hz))
+    out = []
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-        if a < b and bool(x.reset[a]):
-            s = init_state(p)
-        piece = max(1, round(_PIECE_S * p.fs_hz))
+        r = a < b and bool(x.reset[a])
         for a2 in range(a, b, piece):
-            c, st, s = _segment(p, s, x, a2, min(b, a2 + piece))
-            contacts += c
-            strides += st
-    return contacts, strides, s
+            out.append((off + a2, off + min(b, a2 + piece), r and a2 == a))
+    return out
+
+
+def _pieces_step(p: GaitParams, s: GaitState, x: Samples,
+                 pieces: Sequence[tuple[int, int, bool]]
+                 ) -> tuple[list[tuple[list[Contact], list[Stride]]], GaitState]:
+    """Consecutive pieces of ``x``: the contacts and strides decided by each."""
+    out: list[tuple[list[Contact], list[Stride]]] = []
+    i = 0
+    while i < len(pieces):
+        j = i + 1
+        while j < len(pieces) and not pieces[j][2]:
+            j += 1
+        if pieces[i][2]:
+            s = init_state(p)
+        s = _segments(p, s, x, pieces[i:j], out)
+        i = j
+    return out, s
 
 
 def run_batch(p: GaitParams, x: Samples) -> tuple[list[Contact], list[Stride]]:
@@ -285,12 +345,16 @@ class _Chain(NamedTuple):
     side_ev: tuple[float, ...]
 
 
-def _segment(p: GaitParams, s: GaitState, x: Samples, a: int, b: int
-             ) -> tuple[list[Contact], list[Stride], GaitState]:
-    n = b - a
-    if n == 0:
-        return [], [], s
-    acc = x.acc_g[a:b]
+def _segments(p: GaitParams, s: GaitState, x: Samples, pieces: Sequence[tuple[int, int, bool]],
+              out: list[tuple[list[Contact], list[Stride]]]) -> GaitState:
+    """Consecutive pieces without a reset between them; appends each one's decisions.
+
+    The filters are sequential and the jerk is a direct convolution (each output the same
+    dot product), so running them over all the pieces at once changes no bit; each piece's
+    lookback is the view of the last ``_nbuf`` samples at its end, as piece by piece.
+    """
+    a0, b1 = pieces[0][0], pieces[-1][1]
+    acc = x.acc_g[a0:b1]
     zi = s.zi_grav
     if not s.primed:
         zi = unit_zi(2, p.grav_lp_hz, "lowpass", p.fs_hz)[:, :, None] * acc[0]
@@ -301,10 +365,10 @@ def _segment(p: GaitParams, s: GaitState, x: Samples, a: int, b: int
     av = _dot3(acc, up) - 1.0
     zi_yaw = s.zi_yaw
     if x.gyr_dps is not None:
-        yaw = _dot3(x.gyr_dps[a:b], up)
+        yaw = _dot3(x.gyr_dps[a0:b1], up)
         yaw, zi_yaw = filt(butter_sos(2, p.yaw_hp_hz, "highpass", p.fs_hz), yaw, zi_yaw)
     else:
-        yaw = np.zeros(n)
+        yaw = np.zeros(b1 - a0)
     h = _kernel(p.fs_hz, p.jerk_sigma_s)
     # direct convolution over (previous taps-1 samples, new samples): each output is the
     # same dot product whatever the chunking (lfilter's state split is not bit-exact)
@@ -315,18 +379,27 @@ def _segment(p: GaitParams, s: GaitState, x: Samples, a: int, b: int
     # output m (count) is the jerk at sample m - delay; drop the first `delay` outputs
     first_valid = max(0, delay - s.n_seen)
     nb = _nbuf(p)
-    buf = _Buffers(
-        n_seen=s.n_seen + n,
-        t_s=np.concatenate((s.t_s, x.t_s[a:b]))[-nb:],
-        av_g=np.concatenate((s.av_g, av))[-nb:],
-        yaw_dps=np.concatenate((s.yaw_dps, yaw))[-nb:],
-        filled=np.concatenate((s.filled, x.filled[a:b]))[-nb:],
-        jerk=np.concatenate((s.jerk, jk[first_valid:]))[-nb:])
+    n0, j0 = s.t_s.shape[0], s.jerk.shape[0]
+    big_t = np.concatenate((s.t_s, x.t_s[a0:b1]))
+    big_av = np.concatenate((s.av_g, av))
+    big_yaw = np.concatenate((s.yaw_dps, yaw))
+    big_filled = np.concatenate((s.filled, x.filled[a0:b1]))
+    big_jerk = np.concatenate((s.jerk, jk[first_valid:]))
     chain = _Chain(s.last_ic, s.ic_t_s, s.ic_side, s.ic_n, s.side_ev)
-    contacts, strides, chain, next_cand = _decide(p, buf, chain, s.next_cand, delay)
-    return contacts, strides, GaitState(
-        buf.n_seen, True, zi, zi_yaw, np.asarray(zi_jerk), buf.t_s, buf.av_g, buf.yaw_dps,
-        buf.filled, buf.jerk, next_cand, *chain)
+    next_cand = s.next_cand
+    buf = None
+    for _, b, _ in pieces:
+        e = n0 + b - a0
+        ej = j0 + max(0, b - a0 - first_valid)
+        lo, loj = max(0, e - nb), max(0, ej - nb)
+        buf = _Buffers(s.n_seen + b - a0, big_t[lo:e], big_av[lo:e], big_yaw[lo:e],
+                       big_filled[lo:e], big_jerk[loj:ej])
+        contacts, strides, chain, next_cand = _decide(p, buf, chain, next_cand, delay)
+        out.append((contacts, strides))
+    assert buf is not None
+    return GaitState(
+        buf.n_seen, True, zi, zi_yaw, np.asarray(zi_jerk), buf.t_s.copy(), buf.av_g.copy(),
+        buf.yaw_dps.copy(), buf.filled.copy(), buf.jerk.copy(), next_cand, *chain)
 
 
 class _Buffers(NamedTuple):
@@ -503,6 +576,6 @@ def match_events(det_s: Sequence[float], ref_s: Sequence[float], tol_s: float
 
 
 __all__: Sequence[str] = [
-    "Contact", "GaitParams", "GaitState", "Stride", "analyze", "init_state", "match_events",
-    "run_batch", "step", "vertical_osc_cm",
+    "Contact", "GaitParams", "GaitState", "Stride", "analyze", "frames_step", "init_state",
+    "match_events", "run_batch", "step", "vertical_osc_cm",
 ]

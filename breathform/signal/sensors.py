@@ -328,12 +328,9 @@ def sacrum_samples_step(p: SacrumParams, s: SacrumState, x: Samples
     """Feed gridded sacrum samples; return a row per completed second."""
     _, pp, cp = _sacrum_sub(p)
     frames, fst = fr.push(s.framer, x, p.has_gyro)
-    gp, gs = _gait_params(p), s.gait
-    strides = []
-    for f in frames:
-        # gait sees the gridded samples as they are (gap-filled ones flagged), per second
-        _, st, gs = gait.step(gp, gs, f.samples)
-        strides.append(tuple(st))
+    # gait sees the gridded samples as they are (gap-filled ones flagged), per second
+    decided, gs = gait.frames_step(_gait_params(p), s.gait, [f.samples for f in frames])
+    strides = [tuple(st) for _, st in decided]
     filled, crows, cs, hist, stride_s = _fill_cadence(p.fs_hz, cp, s.cadence, frames,
                                                       s.hist, s.stride_s)
     prows, _, ps = posture.frames_step(pp, s.posture, filled,
