@@ -315,58 +315,83 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
                                                             NDArray[np.float64]]],
                             PostureState, list[NDArray[np.float64]]]:
     orients, os_ = _orient_frames(p, s.orient, frames)
-    rows: list[PostureSecond] = []
+    live = [f.samples for f, fo in zip(frames, orients, strict=True) if fo is not None]
+    stats = _frame_stats([x.acc_g for x in live])
+    off = np.cumsum([0] + [x.n for x in live]).tolist()
+    # gravity in the segment frame, per calibrated second (a (n,3) @ (3,) product per
+    # second: over many seconds at once it may round differently); angles in one pass
+    gxyz = np.zeros((3, off[-1]))
     axes: list[tuple[NDArray[np.float64], NDArray[np.float64]]] = []
     gravs: list[NDArray[np.float64]] = []
-    roll_hist, yaw_hist = s.roll_hist, s.yaw_hist
+    info: list[tuple[bool, bool, bool, int]] = []  # still, running, calibrated, live index
     y_ax: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None = None
+    roll_hist, yaw_hist = s.roll_hist, s.yaw_hist
+    li = 0
+    for f, st_s, fo in zip(frames, step_s, orients, strict=True):
+        if f.reset:
+            s = reset_filters(p, s)
+        axes_now = (s.vertical, s.forward)
+        if fo is None:
+            info.append((False, False, _calibrated(s), -1))
+            axes.append(axes_now)
+            gravs.append(_NO_GRAV)
+            continue
+        x = f.samples
+        grav = fo[0].grav_g
+        mean, std_max, norm = stats[li]
+        # norm(mean) as np.linalg.norm computes it (sqrt of the dot product)
+        still = bool(std_max < p.still_std_g
+                     and abs(math.sqrt(float(mean.dot(mean))) - 1.0) < 0.05
+                     and x.n >= 0.5 * p.fs_hz)
+        if still and x.gyr_dps is not None:
+            still = float(np.linalg.norm(x.gyr_dps, axis=1).mean()) < p.still_gyr_dps
+        running = nu.std1(norm) > p.run_std_g
+        s = _update_vertical(p, s, still, mean)
+        if running and not np.isnan(s.vertical[0]) and np.isnan(s.forward[0]):
+            s = _update_forward(p, s, x.acc_g, grav, st_s)
+        calibrated = _calibrated(s)
+        if calibrated:
+            if y_ax is None or y_ax[0] is not s.vertical or y_ax[1] is not s.forward:
+                y_ax = (s.vertical, s.forward, _cross3(s.vertical, s.forward))
+            a, b = off[li], off[li + 1]
+            np.matmul(grav, s.forward, out=gxyz[0, a:b])
+            np.matmul(grav, y_ax[2], out=gxyz[1, a:b])
+            np.matmul(grav, s.vertical, out=gxyz[2, a:b])
+        info.append((still, running, calibrated, li))
+        axes.append((s.vertical, s.forward))
+        gravs.append(grav)
+        li += 1
+    pitch_all, roll_all = _angles_deg(gxyz[0], gxyz[1], gxyz[2])
+    rows: list[PostureSecond] = []
     # heading of the rest of a run's samples from this frame on (elementwise, so a frame's
     # rows are what heading_deg gives on the frame alone), again if the forward axis changes
     yaw_run: tuple[NDArray[np.float64], NDArray[np.float64], int, NDArray[np.float64]] | None
     yaw_run = None
-    for f, st_s, fo in zip(frames, step_s, orients, strict=True):
-        x = f.samples
+    for f, st_s, fo, (still, running, calibrated, li), (_, fwd) in zip(
+            frames, step_s, orients, info, axes, strict=True):
         if f.reset:
-            s = reset_filters(p, s)
-            roll_hist, yaw_hist = s.roll_hist, s.yaw_hist
+            roll_hist = yaw_hist = np.full(_hist_len(p), np.nan)
         if fo is None:
             rows.append(PostureSecond(float(f.k), np.nan, np.nan, np.nan, False, False,
-                                      _calibrated(s), 1.0))
-            axes.append((s.vertical, s.forward))
-            gravs.append(_NO_GRAV)
+                                      calibrated, 1.0))
             continue
-        o, quat_run, a, b = fo
-        acc = x.acc_g
-        grav = o.grav_g
-        mean, std = nu.mean_std_axis0(acc)
-        still = bool(std.max() < p.still_std_g
-                     and abs(float(np.linalg.norm(mean)) - 1.0) < 0.05
-                     and x.n >= 0.5 * p.fs_hz)
-        if still and x.gyr_dps is not None:
-            still = float(np.linalg.norm(x.gyr_dps, axis=1).mean()) < p.still_gyr_dps
-        norm = np.linalg.norm(acc, axis=1)
-        running = nu.std1(norm) > p.run_std_g
-        s = _update_vertical(p, s, still, mean)
-        if running and not np.isnan(s.vertical[0]) and np.isnan(s.forward[0]):
-            s = _update_forward(p, s, acc, grav, st_s)
         pitch = np.nan
-        calibrated = _calibrated(s)
         roll = yaw = None
         if calibrated:
-            if y_ax is None or y_ax[0] is not s.vertical or y_ax[1] is not s.forward:
-                y_ax = (s.vertical, s.forward, _cross3(s.vertical, s.forward))
-            pitch_s, roll_s = _pitch_roll_deg(grav, s.vertical, s.forward, y_ax[2])
-            pitch = float(pitch_s.mean())
+            a, b = off[li], off[li + 1]
+            pitch = float(pitch_all[a:b].mean())
+            _, quat_run, qa, qb = fo
             if quat_run is not None:
-                roll = roll_s
-                if yaw_run is None or yaw_run[0] is not quat_run or yaw_run[1] is not s.forward:
-                    yaw_run = (quat_run, s.forward, a, heading_deg(quat_run[a:], s.forward))
-                a0 = yaw_run[2]
-                yaw = yaw_run[3][a - a0:b - a0]
+                roll = roll_all[a:b]
+                if yaw_run is None or yaw_run[0] is not quat_run or yaw_run[1] is not fwd:
+                    yaw_run = (quat_run, fwd, qa, heading_deg(quat_run[qa:], fwd))
+                q0 = yaw_run[2]
+                yaw = yaw_run[3][qa - q0:qb - q0]
         roll_rng = yaw_rng = np.nan
         if p.has_gyro:   # without one the history stays NaN: skip the work
+            n = f.samples.n
             if roll is None or yaw is None:
-                roll = yaw = np.full(x.n, np.nan)
+                roll = yaw = np.full(n, np.nan)
             roll_hist = _push_hist(roll_hist, roll)
             yaw_hist = _push_hist(yaw_hist, yaw)
             stride_s = 2.0 * st_s
@@ -374,11 +399,44 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
             yaw_rng = stride_range_deg(yaw_hist, stride_s, p.fs_hz, period_deg=360.0)
         rows.append(PostureSecond(float(f.k), pitch, roll_rng, yaw_rng, still, running,
                                   calibrated, f.filled_frac))
-        axes.append((s.vertical, s.forward))
-        gravs.append(grav)
     s = PostureState(s.framer, os_, s.still_run, s.v_sum, s.vertical, s.vertical_final,
                      s.run_seen, s.cov, s.xcov, s.fwd_n, s.forward, roll_hist, yaw_hist)
     return rows, axes, s, gravs
+
+
+def _frame_stats(accs: Sequence[NDArray[np.float64]]
+                 ) -> list[tuple[NDArray[np.float64], float, NDArray[np.float64]]]:
+    """Per second: mean acc (3,), the largest per-axis std and the norm of each sample.
+
+    As :func:`breathform.signal._numeric.mean_std_axis0` and ``np.linalg.norm(acc,
+    axis=1)`` give them second by second (seconds of one length reduced together: each
+    second's sums run in the same order).
+    """
+    if not accs:
+        return []
+    allacc = accs[0] if len(accs) == 1 else np.concatenate(accs)
+    sq = allacc * allacc
+    norms = np.sqrt(np.add.reduce(sq, axis=1))  # == np.linalg.norm(allacc, axis=1)
+    n0 = accs[0].shape[0]
+    out = []
+    if all(a.shape[0] == n0 for a in accs):
+        x = allacc.reshape(len(accs), n0, 3)
+        m = np.add.reduce(x, axis=1, keepdims=True)
+        m /= n0
+        d = x - m
+        d *= d
+        var = np.add.reduce(d, axis=1)
+        var /= n0
+        std_max = np.sqrt(var).max(axis=1).tolist()
+        for i in range(len(accs)):
+            out.append((m[i, 0], std_max[i], norms[i * n0:(i + 1) * n0]))
+        return out
+    a = 0
+    for acc in accs:
+        mean, std = nu.mean_std_axis0(acc)
+        out.append((mean, float(std.max()), norms[a:a + acc.shape[0]]))
+        a += acc.shape[0]
+    return out
 
 
 def _push_hist(hist: NDArray[np.float64], new: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -490,9 +548,12 @@ def _cross3(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float6
 def _pitch_roll_deg(grav: NDArray[np.float64], vertical: NDArray[np.float64],
                     forward: NDArray[np.float64], y_ax: NDArray[np.float64]
                     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    gx = grav @ forward
-    gy = grav @ y_ax
-    gz = grav @ vertical
+    return _angles_deg(grav @ forward, grav @ y_ax, grav @ vertical)
+
+
+def _angles_deg(gx: NDArray[np.float64], gy: NDArray[np.float64], gz: NDArray[np.float64]
+                ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Pitch and roll (deg) from gravity in the segment frame (elementwise)."""
     return (np.asarray(np.degrees(np.arctan2(-gx, np.hypot(gy, gz)))),
             np.asarray(np.degrees(np.arctan2(gy, gz))))
 
