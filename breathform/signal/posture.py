@@ -417,25 +417,30 @@ def _frame_stats(accs: Sequence[NDArray[np.float64]]
     allacc = accs[0] if len(accs) == 1 else np.concatenate(accs)
     sq = allacc * allacc
     norms = np.sqrt(np.add.reduce(sq, axis=1))  # == np.linalg.norm(allacc, axis=1)
-    n0 = accs[0].shape[0]
-    out = []
-    if all(a.shape[0] == n0 for a in accs):
-        x = allacc.reshape(len(accs), n0, 3)
+    offs = np.cumsum([0] + [a.shape[0] for a in accs]).tolist()
+    stats: list[tuple[NDArray[np.float64], float] | None] = [None] * len(accs)
+    by_len: dict[int, list[int]] = {}
+    for i, acc in enumerate(accs):
+        by_len.setdefault(acc.shape[0], []).append(i)
+    for n, idx in by_len.items():
+        if len(idx) == 1:
+            mean, std = nu.mean_std_axis0(accs[idx[0]])
+            stats[idx[0]] = (mean, float(std.max()))
+            continue
+        x = np.stack([accs[i] for i in idx])
         m = np.add.reduce(x, axis=1, keepdims=True)
-        m /= n0
+        m /= n
         d = x - m
         d *= d
         var = np.add.reduce(d, axis=1)
-        var /= n0
+        var /= n
         std_max = np.sqrt(var).max(axis=1).tolist()
-        for i in range(len(accs)):
-            out.append((m[i, 0], std_max[i], norms[i * n0:(i + 1) * n0]))
-        return out
-    a = 0
-    for acc in accs:
-        mean, std = nu.mean_std_axis0(acc)
-        out.append((mean, float(std.max()), norms[a:a + acc.shape[0]]))
-        a += acc.shape[0]
+        for r, i in enumerate(idx):
+            stats[i] = (m[r, 0], std_max[r])
+    out = []
+    for i, st in enumerate(stats):
+        assert st is not None
+        out.append((st[0], st[1], norms[offs[i]:offs[i + 1]]))
     return out
 
 
