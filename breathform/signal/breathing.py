@@ -53,11 +53,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import accumulate
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import fft as sp_fft
 from scipy.signal import sosfilt_zi
+
+try:  # scipy.fft's own backend: calling it directly skips the dispatch
+    from scipy.fft._pocketfft import pypocketfft as _pfft
+    from scipy.fft._pocketfft.helper import _workers
+except ImportError:  # pragma: no cover - a scipy that moved it: the public path is used
+    _pfft = None
 
 from breathform.errors import InputError
 from breathform.signal import frames as fr
@@ -431,9 +438,11 @@ def _run_step(p: BreathParams, s: BreathState, run: Sequence[BreathFrame],
     big = np.concatenate((s.ring, yd_all))
     big_filled = np.concatenate((s.ring_filled, filled_all[keep]))
     # kept samples up to the end of each second (cumulative)
-    bounds = np.cumsum([0] + [x.n for x in xs])
-    cum = np.cumsum(keep)[bounds[1:] - 1].tolist() if keep.shape[0] else [0] * len(xs)
-    n_filled = np.concatenate(([0], np.cumsum(big_filled))).tolist()
+    if one:
+        cum = [int(np.count_nonzero(keep))]
+    else:
+        ends = list(accumulate(x.n for x in xs))
+        cum = np.cumsum(keep)[np.asarray(ends) - 1].tolist()
     nv = [min(nr, s.n_valid + c) for c in cum]
     axes = [_axis(bf, big[c + nr - v:c + nr]) for bf, c, v in zip(live, cum, nv, strict=True)]
     spectra = _window_spectra(p, big, [
@@ -459,7 +468,8 @@ def _run_step(p: BreathParams, s: BreathState, run: Sequence[BreathFrame],
             belief, f_b, conf = _track_spec(p, belief, plan, full, spec, bf.stride_s)
             proj = _proj_power(plan, spec3, axis)
             amp = _amplitude(p, plan, proj, f_b)
-            filled_frac = (n_filled[c + nr] - n_filled[c + nr - n_valid]) / n_valid
+            # == ring_filled[-n_valid:].mean(): an exact count over n_valid, rounded once
+            filled_frac = int(np.count_nonzero(big_filled[c + nr - n_valid:c + nr])) / n_valid
             quality = conf * (1.0 - filled_frac)
             if periods[k] > 0 and np.isfinite(f_b):
                 amp = amp / max(comb_gain(p.comb_lambda, f_b, bf.stride_s), 0.2)
@@ -467,7 +477,7 @@ def _run_step(p: BreathParams, s: BreathState, run: Sequence[BreathFrame],
                 rate = 60.0 * f_b
             if np.isfinite(bf.forward[0]) and np.isfinite(amp_prev_g):
                 # this second's decimated samples, laid out as the low-pass returns them
-                yd = np.ascontiguousarray(yd_all.T[:, c_prev:c]).T
+                yd = yd_all if one else np.ascontiguousarray(yd_all.T[:, c_prev:c]).T
                 onsets, trk, ons, n_on = _track_onsets(
                     p, amp_prev_g, trk, ons, n_on, td_all[c_prev:c], yd @ bf.forward)
             if quality >= p.min_quality:
@@ -492,7 +502,7 @@ def _run_step(p: BreathParams, s: BreathState, run: Sequence[BreathFrame],
         k += 1
     c = cum[-1]
     return replace(s, zi_a=zi_a, primed=True, comb_x=cx, comb_y=cy, zi_c=zi_c,
-                   ring=big[c:c + nr].copy(), ring_filled=big_filled[c:c + nr].copy(),
+                   ring=big[c:c + nr], ring_filled=big_filled[c:c + nr],
                    n_valid=nv[-1], belief=belief, amp_prev_g=amp_prev_g, trk_mode=trk[0],
                    trk_v=trk[1], trk_t_s=trk[2], onsets_s=ons, n_onsets=n_on)
 
@@ -510,9 +520,15 @@ def _window_spectra(p: BreathParams, big: NDArray[np.float64],
     each as :func:`_spectrum` and :func:`_track` compute them for one window.
     """
     out: _Spectra = {}
-    by_len: dict[int, list[tuple[int, int]]] = {}
-    for key, a, n in wins:
-        by_len.setdefault(n, []).append((key, a))
+    if not wins:
+        return out
+    by_len: dict[int, list[tuple[int, int]]]
+    if len(wins) == 1:
+        by_len = {wins[0][2]: [(wins[0][0], wins[0][1])]}
+    else:
+        by_len = {}
+        for key, a, n in wins:
+            by_len.setdefault(n, []).append((key, a))
     for n, group in by_len.items():
         plan = _spec_plan(p, n)
         if len(group) == 1:
@@ -521,7 +537,14 @@ def _window_spectra(p: BreathParams, big: NDArray[np.float64],
         else:
             w = big[np.asarray([a for _, a in group])[:, None] + _arange_int(n)]
         z = (w - w.mean(axis=1, keepdims=True)) * plan.hann[:, None]
-        spec3 = np.asarray(sp_fft.rfft(z, p.nfft, axis=1))[:, :plan.nb]
+        if _pfft is None:  # pragma: no cover - a scipy that moved its backend
+            spec3 = np.asarray(sp_fft.rfft(z, p.nfft, axis=1))[:, :plan.nb]
+        else:
+            # what scipy.fft.rfft does for float64 input (zero-padded to nfft), minus
+            # the dispatch; pocketfft transforms each row on its own
+            pad = np.zeros((z.shape[0], p.nfft, 3))
+            pad[:, :n] = z
+            spec3 = np.asarray(_pfft.r2c(pad, (1,), True, 0, None, _workers(None)))[:, :plan.nb]
         full = (spec3.real ** 2 + spec3.imag ** 2).sum(axis=2)
         spec = (full[:, plan.i0] * (1.0 - plan.frac) + full[:, plan.i0 + 1] * plan.frac) \
             * plan.whiten

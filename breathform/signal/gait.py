@@ -255,6 +255,12 @@ def frames_step(p: GaitParams, s: GaitState, xs: Sequence[Samples]
     Returns:
         The contacts and strides decided by each chunk, and the new state.
     """
+    if len(xs) == 1:  # one chunk (live: a second at a time)
+        _check_gyro(p, xs[0])
+        out, s = _pieces_step(p, s, xs[0], _pieces(p, xs[0], 0))
+        if len(out) == 1:
+            return out, s
+        return [([c for cs, _ in out for c in cs], [st for _, sts in out for st in sts])], s
     for x in xs:
         _check_gyro(p, x)
     pieces: list[tuple[int, int, bool]] = []
@@ -288,10 +294,15 @@ def _pieces(p: GaitParams, x: Samples, off: int) -> list[tuple[int, int, bool]]:
     The samples are cut at resets, then into pieces of ``_PIECE_S``; ``reset`` = the
     segmentation restarts at the piece.
     """
-    cuts = [0, x.n]
-    if x.n > 1 and bool(x.reset[1:].any()):
-        cuts = [0, *(int(i) for i in np.flatnonzero(x.reset) if i > 0), x.n]
+    n = x.n
     piece = max(1, round(_PIECE_S * p.fs_hz))
+    if n == 0:
+        return []
+    if n <= piece and (n == 1 or not x.reset[1:].any()):
+        return [(off, off + n, bool(x.reset[0]))]
+    cuts = [0, n]
+    if n > 1 and bool(x.reset[1:].any()):
+        cuts = [0, *(int(i) for i in np.flatnonzero(x.reset) if i > 0), n]
     out = []
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
         r = a < b and bool(x.reset[a])
@@ -305,6 +316,10 @@ def _pieces_step(p: GaitParams, s: GaitState, x: Samples,
                  ) -> tuple[list[tuple[list[Contact], list[Stride]]], GaitState]:
     """Consecutive pieces of ``x``: the contacts and strides decided by each."""
     out: list[tuple[list[Contact], list[Stride]]] = []
+    if len(pieces) == 1:
+        if pieces[0][2]:
+            s = init_state(p)
+        return out, _segments(p, s, x, pieces, out)
     i = 0
     while i < len(pieces):
         j = i + 1
@@ -398,8 +413,8 @@ def _segments(p: GaitParams, s: GaitState, x: Samples, pieces: Sequence[tuple[in
         out.append((contacts, strides))
     assert buf is not None
     return GaitState(
-        buf.n_seen, True, zi, zi_yaw, np.asarray(zi_jerk), buf.t_s.copy(), buf.av_g.copy(),
-        buf.yaw_dps.copy(), buf.filled.copy(), buf.jerk.copy(), next_cand, *chain)
+        buf.n_seen, True, zi, zi_yaw, np.asarray(zi_jerk), buf.t_s, buf.av_g, buf.yaw_dps,
+        buf.filled, buf.jerk, next_cand, *chain)
 
 
 class _Buffers(NamedTuple):

@@ -26,6 +26,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import accumulate
 
 import numpy as np
 from numpy.typing import NDArray
@@ -265,6 +266,8 @@ def frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
 
 _NO_GRAV = np.zeros((0, 3))
 _NO_GRAV.setflags(write=False)
+_NO_ANGLE = np.zeros(0)
+_NO_ANGLE.setflags(write=False)
 
 
 _FrameOrient = tuple[ori.Orientation, NDArray[np.float64] | None, int, int]
@@ -317,10 +320,15 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
     orients, os_ = _orient_frames(p, s.orient, frames)
     live = [f.samples for f, fo in zip(frames, orients, strict=True) if fo is not None]
     stats = _frame_stats([x.acc_g for x in live])
-    off = np.cumsum([0] + [x.n for x in live]).tolist()
+    off = [0, live[0].n] if len(live) == 1 else [0, *accumulate(x.n for x in live)]
     # gravity in the segment frame, per calibrated second (a (n,3) @ (3,) product per
     # second: over many seconds at once it may round differently); angles in one pass
-    gxyz = np.zeros((3, off[-1]))
+    one = len(live) == 1
+    g3: tuple[NDArray[np.float64], ...] = ()
+    if not one:
+        gxyz = np.zeros((3, off[-1]))
+        g3 = (gxyz[0], gxyz[1], gxyz[2])
+    any_cal = False
     axes: list[tuple[NDArray[np.float64], NDArray[np.float64]]] = []
     gravs: list[NDArray[np.float64]] = []
     info: list[tuple[bool, bool, bool, int]] = []  # still, running, calibrated, live index
@@ -353,15 +361,21 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
         if calibrated:
             if y_ax is None or y_ax[0] is not s.vertical or y_ax[1] is not s.forward:
                 y_ax = (s.vertical, s.forward, _cross3(s.vertical, s.forward))
-            a, b = off[li], off[li + 1]
-            np.matmul(grav, s.forward, out=gxyz[0, a:b])
-            np.matmul(grav, y_ax[2], out=gxyz[1, a:b])
-            np.matmul(grav, s.vertical, out=gxyz[2, a:b])
+            any_cal = True
+            if one:
+                g3 = (grav @ s.forward, grav @ y_ax[2], grav @ s.vertical)
+            else:
+                a, b = off[li], off[li + 1]
+                np.matmul(grav, s.forward, out=gxyz[0, a:b])
+                np.matmul(grav, y_ax[2], out=gxyz[1, a:b])
+                np.matmul(grav, s.vertical, out=gxyz[2, a:b])
         info.append((still, running, calibrated, li))
         axes.append((s.vertical, s.forward))
         gravs.append(grav)
         li += 1
-    pitch_all, roll_all = _angles_deg(gxyz[0], gxyz[1], gxyz[2])
+    pitch_all = roll_all = _NO_ANGLE
+    if any_cal:
+        pitch_all, roll_all = _angles_deg(*g3)
     rows: list[PostureSecond] = []
     # heading of the rest of a run's samples from this frame on (elementwise, so a frame's
     # rows are what heading_deg gives on the frame alone), again if the forward axis changes
@@ -412,12 +426,17 @@ def _frame_stats(accs: Sequence[NDArray[np.float64]]
     axis=1)`` give them second by second (seconds of one length reduced together: each
     second's sums run in the same order).
     """
+    if len(accs) == 1:  # one second (live)
+        acc = accs[0]
+        mean, std = nu.mean_std_axis0(acc)
+        sq = acc * acc
+        return [(mean, float(std.max()), np.sqrt(np.add.reduce(sq, axis=1)))]
     if not accs:
         return []
-    allacc = accs[0] if len(accs) == 1 else np.concatenate(accs)
+    allacc = np.concatenate(accs)
     sq = allacc * allacc
     norms = np.sqrt(np.add.reduce(sq, axis=1))  # == np.linalg.norm(allacc, axis=1)
-    offs = np.cumsum([0] + [a.shape[0] for a in accs]).tolist()
+    offs = [0, *accumulate(a.shape[0] for a in accs)]
     stats: list[tuple[NDArray[np.float64], float] | None] = [None] * len(accs)
     by_len: dict[int, list[int]] = {}
     for i, acc in enumerate(accs):
