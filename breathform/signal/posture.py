@@ -274,9 +274,13 @@ _FrameOrient = tuple[ori.Orientation, NDArray[np.float64] | None, int, int]
 """A frame's orientation, its run's quaternions and the frame's rows a:b in them."""
 
 
-def _orient_frames(p: PostureParams, os_: ori.OrientationState, frames: Sequence[fr.Frame]
+def _orient_frames(p: PostureParams, os_: ori.OrientationState, frames: Sequence[fr.Frame],
+                   resets: Sequence[bool]
                    ) -> tuple[list[_FrameOrient | None], ori.OrientationState]:
-    """Orientation of each frame's samples (None when empty), one filter call per run."""
+    """Orientation of each frame's samples (None when empty), one filter call per run.
+
+    ``resets`` are the frames' ``reset`` flags.
+    """
     op = _orient_params(p)
     out: list[_FrameOrient | None] = [None] * len(frames)
     run: list[int] = []
@@ -303,8 +307,8 @@ def _orient_frames(p: PostureParams, os_: ori.OrientationState, frames: Sequence
             a = b
         return os_
 
-    for i, f in enumerate(frames):
-        if f.reset:
+    for i, (f, reset) in enumerate(zip(frames, resets, strict=True)):
+        if reset:
             os_ = ori.reset(op, flush(os_))
             run = []
         if f.samples.n:
@@ -317,7 +321,8 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
                  ) -> tuple[list[PostureSecond], list[tuple[NDArray[np.float64],
                                                             NDArray[np.float64]]],
                             PostureState, list[NDArray[np.float64]]]:
-    orients, os_ = _orient_frames(p, s.orient, frames)
+    resets = [f.reset for f in frames]
+    orients, os_ = _orient_frames(p, s.orient, frames, resets)
     live = [f.samples for f, fo in zip(frames, orients, strict=True) if fo is not None]
     stats = _frame_stats([x.acc_g for x in live])
     off = [0, live[0].n] if len(live) == 1 else [0, *accumulate(x.n for x in live)]
@@ -335,8 +340,8 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
     y_ax: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None = None
     roll_hist, yaw_hist = s.roll_hist, s.yaw_hist
     li = 0
-    for f, st_s, fo in zip(frames, step_s, orients, strict=True):
-        if f.reset:
+    for f, st_s, fo, reset in zip(frames, step_s, orients, resets, strict=True):
+        if reset:
             s = reset_filters(p, s)
         axes_now = (s.vertical, s.forward)
         if fo is None:
@@ -355,7 +360,7 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
             still = float(np.linalg.norm(x.gyr_dps, axis=1).mean()) < p.still_gyr_dps
         running = nu.std1(norm) > p.run_std_g
         s = _update_vertical(p, s, still, mean)
-        if running and not np.isnan(s.vertical[0]) and np.isnan(s.forward[0]):
+        if running and not math.isnan(s.vertical[0]) and math.isnan(s.forward[0]):
             s = _update_forward(p, s, x.acc_g, grav, st_s)
         calibrated = _calibrated(s)
         if calibrated:
@@ -376,18 +381,27 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
     pitch_all = roll_all = _NO_ANGLE
     if any_cal:
         pitch_all, roll_all = _angles_deg(*g3)
-    rows: list[PostureSecond] = []
     # heading of the rest of a run's samples from this frame on (elementwise, so a frame's
     # rows are what heading_deg gives on the frame alone), again if the forward axis changes
     yaw_run: tuple[NDArray[np.float64], NDArray[np.float64], int, NDArray[np.float64]] | None
     yaw_run = None
-    for f, st_s, fo, (still, running, calibrated, li), (_, fwd) in zip(
-            frames, step_s, orients, info, axes, strict=True):
-        if f.reset:
-            roll_hist = yaw_hist = np.full(_hist_len(p), np.nan)
+    # with a gyroscope, the angle histories of the seconds as one array each (a second's
+    # history is the hist_len samples ending with it): the ranges of all seconds at once
+    m = _hist_len(p)
+    roll_parts, yaw_parts = [roll_hist], [yaw_hist]
+    ends: list[int] = []      # end of each live second's history in the joined arrays
+    strides: list[float] = []
+    pitches: list[float] = []
+    end = m
+    for f, st_s, fo, (_, _, calibrated, li), (_, fwd), reset in zip(
+            frames, step_s, orients, info, axes, resets, strict=True):
+        if reset:
+            roll_hist = yaw_hist = np.full(m, np.nan)
+            roll_parts.append(roll_hist)
+            yaw_parts.append(yaw_hist)
+            end += m
         if fo is None:
-            rows.append(PostureSecond(float(f.k), np.nan, np.nan, np.nan, False, False,
-                                      calibrated, 1.0))
+            pitches.append(np.nan)
             continue
         pitch = np.nan
         roll = yaw = None
@@ -401,18 +415,41 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
                     yaw_run = (quat_run, fwd, qa, heading_deg(quat_run[qa:], fwd))
                 q0 = yaw_run[2]
                 yaw = yaw_run[3][qa - q0:qb - q0]
-        roll_rng = yaw_rng = np.nan
+        pitches.append(pitch)
         if p.has_gyro:   # without one the history stays NaN: skip the work
             n = f.samples.n
             if roll is None or yaw is None:
                 roll = yaw = np.full(n, np.nan)
-            roll_hist = _push_hist(roll_hist, roll)
-            yaw_hist = _push_hist(yaw_hist, yaw)
-            stride_s = 2.0 * st_s
-            roll_rng = stride_range_deg(roll_hist, stride_s, p.fs_hz)
-            yaw_rng = stride_range_deg(yaw_hist, stride_s, p.fs_hz, period_deg=360.0)
-        rows.append(PostureSecond(float(f.k), pitch, roll_rng, yaw_rng, still, running,
-                                  calibrated, f.filled_frac))
+            roll_parts.append(roll)
+            yaw_parts.append(yaw)
+            end += n
+            ends.append(end)
+            strides.append(2.0 * st_s)
+    roll_rng: list[float] = []
+    yaw_rng: list[float] = []
+    if p.has_gyro and len(roll_parts) > 1:
+        big_roll, big_yaw = np.concatenate(roll_parts), np.concatenate(yaw_parts)
+        roll_hist, yaw_hist = big_roll[end - m:end], big_yaw[end - m:end]
+        if len(ends) == 1:  # one second (live)
+            roll_rng = [stride_range_deg(roll_hist, strides[0], p.fs_hz)]
+            yaw_rng = [stride_range_deg(yaw_hist, strides[0], p.fs_hz, period_deg=360.0)]
+        else:
+            roll_rng = _stride_ranges_deg(big_roll, ends, strides, p.fs_hz, m)
+            yaw_rng = _stride_ranges_deg(big_yaw, ends, strides, p.fs_hz, m, 360.0)
+    rows: list[PostureSecond] = []
+    r = 0
+    for f, fo, pitch, (still, running, calibrated, _) in zip(frames, orients, pitches, info,
+                                                              strict=True):
+        if fo is None:
+            rows.append(PostureSecond(float(f.k), np.nan, np.nan, np.nan, False, False,
+                                      calibrated, 1.0))
+            continue
+        rr = yr = np.nan
+        if roll_rng:
+            rr, yr = roll_rng[r], yaw_rng[r]
+            r += 1
+        rows.append(PostureSecond(float(f.k), pitch, rr, yr, still, running, calibrated,
+                                  f.filled_frac))
     s = PostureState(s.framer, os_, s.still_run, s.v_sum, s.vertical, s.vertical_final,
                      s.run_seen, s.cov, s.xcov, s.fwd_n, s.forward, roll_hist, yaw_hist)
     return rows, axes, s, gravs
@@ -463,13 +500,6 @@ def _frame_stats(accs: Sequence[NDArray[np.float64]]
     return out
 
 
-def _push_hist(hist: NDArray[np.float64], new: NDArray[np.float64]) -> NDArray[np.float64]:
-    m = hist.shape[0]
-    if new.shape[0] >= m:
-        return new[-m:].copy()
-    return np.concatenate((hist[new.shape[0]:], new))
-
-
 def stride_range_deg(angle_deg: NDArray[np.float64], stride_s: float, fs_hz: float,
                      period_deg: float | None = None) -> float:
     """Peak-to-peak of an angle over its last stride, end-point drift removed.
@@ -498,8 +528,64 @@ def stride_range_deg(angle_deg: NDArray[np.float64], stride_s: float, fs_hz: flo
     return float(a.max() - a.min())
 
 
+def _stride_ranges_deg(big: NDArray[np.float64], ends: Sequence[int],
+                       strides_s: Sequence[float], fs_hz: float, m: int,
+                       period_deg: float | None = None) -> list[float]:
+    """:func:`stride_range_deg` of ``big[e - m:e]`` for each ``e`` in ``ends`` (bit-identical).
+
+    The windows (of different lengths) are gathered into one padded array; every step is
+    elementwise or an exact reduction (max, min, all) over each row's own samples, as
+    :func:`stride_range_deg` does it on one window. A window that needs unwrapping (a jump
+    of half a period) goes through :func:`stride_range_deg` itself.
+    """
+    out = [math.nan] * len(ends)
+    sel: list[int] = []
+    wins: list[int] = []
+    for k, st in enumerate(strides_s):
+        if math.isfinite(st):
+            win = round(st * fs_hz)
+            if 2 <= win < m:
+                sel.append(k)
+                wins.append(win)
+    if not sel:
+        return out
+    e = np.asarray([ends[k] for k in sel])
+    w = np.asarray(wins)
+    n_max = int(w.max()) + 1
+    j = np.arange(n_max)
+    valid = j[None, :] <= w[:, None]
+    idx = np.where(valid, (e - w - 1)[:, None] + j[None, :], (e - 1)[:, None])
+    a = big[idx]
+    ok: list[bool] = np.asarray(np.isfinite(a).all(axis=1)).tolist()
+    if period_deg is not None:
+        dd = np.abs(a[:, 1:] - a[:, :-1])
+        dd[~valid[:, 1:]] = 0.0
+        ok_wrap: list[bool] = (dd.max(axis=1) < period_deg / 2).tolist()
+        a[:, 1:] += 0.0   # as unwrap: -0.0 becomes 0.0
+    else:
+        ok_wrap = [True] * len(sel)
+    rows = np.arange(len(sel))
+    stop = a[rows, w] - a[:, 0]
+    line = j[None, :] * (stop / w)[:, None]
+    line += 0.0
+    line[rows, w] = stop
+    a -= line
+    hi = np.where(valid, a, -np.inf).max(axis=1)
+    lo = np.where(valid, a, np.inf).min(axis=1)
+    rng = (hi - lo).tolist()
+    for r, k in enumerate(sel):
+        if not ok[r]:
+            continue
+        if ok_wrap[r]:
+            out[k] = rng[r]
+        else:
+            out[k] = stride_range_deg(big[ends[k] - m:ends[k]], strides_s[k], fs_hz,
+                                      period_deg)
+    return out
+
+
 def _calibrated(s: PostureState) -> bool:
-    return not (np.isnan(s.vertical[0]) or np.isnan(s.forward[0]))
+    return not (math.isnan(s.vertical[0]) or math.isnan(s.forward[0]))
 
 
 def _update_vertical(p: PostureParams, s: PostureState, still: bool,

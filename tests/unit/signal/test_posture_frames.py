@@ -56,3 +56,32 @@ def _empty(has_gyro: bool) -> Samples:
     z = np.zeros((0, 3))
     return Samples(np.zeros(0), z, z if has_gyro else None, np.zeros(0, np.int64),
                    np.zeros(0, bool), np.zeros(0, bool))
+
+
+@pytest.mark.parametrize("period", [None, 360.0])
+def test_stride_ranges_equal_stride_range_deg(period: float | None) -> None:
+    rng = np.random.default_rng(5)
+    fs, m = 104.0, 209
+    parts = [np.full(m, np.nan)]
+    ends, strides = [], []
+    end = m
+    for k in range(60):
+        n = int(rng.integers(100, 110))
+        a = np.cumsum(rng.normal(0.0, 3.0, n)) + rng.uniform(-180, 180)
+        if period is not None:
+            a = (a + 180.0) % 360.0 - 180.0     # headings that wrap
+        if k % 11 == 3:
+            a[rng.integers(0, n)] = np.nan
+        if k % 13 == 5:
+            a[:] = 0.0
+            a[::2] = -0.0
+        parts.append(a)
+        end += n
+        ends.append(end)
+        strides.append([np.nan, 0.01, 3.0, *rng.uniform(0.6, 1.9, 5)][k % 8])
+    big = np.concatenate(parts)
+    got = posture._stride_ranges_deg(big, ends, strides, fs, m, period)
+    want = [posture.stride_range_deg(big[e - m:e], st, fs, period)
+            for e, st in zip(ends, strides, strict=True)]
+    assert repr(got) == repr(want)
+    assert sum(np.isfinite(want)) > 25 and sum(np.isnan(want)) > 10
