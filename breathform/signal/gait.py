@@ -298,7 +298,7 @@ def _pieces(p: GaitParams, x: Samples, off: int) -> list[tuple[int, int, bool]]:
     piece = max(1, round(_PIECE_S * p.fs_hz))
     if n == 0:
         return []
-    if n <= piece and (n == 1 or not x.reset[1:].any()):
+    if n <= piece and (n == 1 or not np.count_nonzero(x.reset[1:])):
         return [(off, off + n, bool(x.reset[0]))]
     cuts = [0, n]
     if n > 1 and bool(x.reset[1:].any()):
@@ -402,19 +402,46 @@ def _segments(p: GaitParams, s: GaitState, x: Samples, pieces: Sequence[tuple[in
     big_jerk = np.concatenate((s.jerk, jk[first_valid:]))
     chain = _Chain(s.last_ic, s.ic_t_s, s.ic_side, s.ic_n, s.side_ev)
     next_cand = s.next_cand
-    buf = None
-    for _, b, _ in pieces:
-        e = n0 + b - a0
-        ej = j0 + max(0, b - a0 - first_valid)
-        lo, loj = max(0, e - nb), max(0, ej - nb)
-        buf = _Buffers(s.n_seen + b - a0, big_t[lo:e], big_av[lo:e], big_yaw[lo:e],
-                       big_filled[lo:e], big_jerk[loj:ej])
-        contacts, strides, chain, next_cand = _decide(p, buf, chain, next_cand, delay)
+    # the peaks of all the candidates the pieces decide, found at once (a candidate's test
+    # looks at the jerk within +-w of it, whichever piece decides it); each piece then
+    # takes its own in order, with the lookback it has at its end
+    w = _nwin(p)
+    n_jerk = s.n_seen + b1 - a0 - delay
+    peaks = (_peaks(p, big_jerk, n_jerk - big_jerk.shape[0], next_cand, n_jerk - 1 - w)
+             if n_jerk - 1 - w >= next_cand else [])
+    ip = 0
+    for k, (_, b, _) in enumerate(pieces):
+        last_dec = s.n_seen + b - a0 - delay - 1 - w
+        if last_dec < next_cand:
+            out.append(([], []))
+            continue
+        ip0 = ip
+        while ip < len(peaks) and peaks[ip] <= last_dec:
+            ip += 1
+        next_cand = last_dec + 1
+        if ip == ip0 and k < len(pieces) - 1:
+            out.append(([], []))
+            continue
+        buf = _piece_buffers(s.n_seen + b - a0, n0 + b - a0, j0 + max(0, b - a0 - first_valid),
+                             nb, big_t, big_av, big_yaw, big_filled, big_jerk)
+        contacts, strides, chain = _chain_peaks(p, buf, chain, peaks[ip0:ip], delay)
         out.append((contacts, strides))
-    assert buf is not None
+    buf = _piece_buffers(s.n_seen + b1 - a0, n0 + b1 - a0, big_jerk.shape[0], nb, big_t,
+                         big_av, big_yaw, big_filled, big_jerk)
     return GaitState(
         buf.n_seen, True, zi, zi_yaw, np.asarray(zi_jerk), buf.t_s, buf.av_g, buf.yaw_dps,
         buf.filled, buf.jerk, next_cand, *chain)
+
+
+def _piece_buffers(n_seen: int, e: int, ej: int, nb: int, t_s: NDArray[np.float64],
+                   av_g: NDArray[np.float64], yaw_dps: NDArray[np.float64],
+                   filled: NDArray[np.bool_], jerk: NDArray[np.float64]) -> _Buffers:
+    """The lookback at the end of a piece.
+
+    The last ``nb`` samples up to ``e`` (jerk: up to ``ej``) of the joined arrays.
+    """
+    lo, loj = max(0, e - nb), max(0, ej - nb)
+    return _Buffers(n_seen, t_s[lo:e], av_g[lo:e], yaw_dps[lo:e], filled[lo:e], jerk[loj:ej])
 
 
 class _Buffers(NamedTuple):
@@ -428,16 +455,16 @@ class _Buffers(NamedTuple):
     jerk: NDArray[np.float64]
 
 
-def _decide(p: GaitParams, buf: _Buffers, chain: _Chain, next_cand: int, delay: int
-            ) -> tuple[list[Contact], list[Stride], _Chain, int]:
+def _peaks(p: GaitParams, jerk: NDArray[np.float64], j0: int, next_cand: int,
+           last_dec: int) -> list[int]:
+    """The contact candidates among the counts ``next_cand..last_dec``, in order.
+
+    ``jerk[0]`` is count ``j0``; it holds ``w`` samples past ``last_dec``.
+    """
     w = _nwin(p)
-    n_jerk = buf.n_seen - delay             # jerk known for counts [0, n_jerk)
-    last_dec = n_jerk - 1 - w               # candidates up to here have their full window
-    if last_dec < next_cand:
-        return [], [], chain, next_cand
-    j0 = n_jerk - buf.jerk.shape[0]         # count of jerk[0]
+    n_jerk = last_dec + 1 + w
     lo = max(0, next_cand - w)
-    y = buf.jerk[lo - j0: n_jerk - j0]
+    y = jerk[lo - j0: n_jerk - j0]
     c0 = next_cand - lo                     # index in y of the first candidate
     c1 = last_dec - lo + 1                  # y holds w samples past the last candidate
     yc = y[c0:c1]
@@ -446,17 +473,24 @@ def _decide(p: GaitParams, buf: _Buffers, chain: _Chain, next_cand: int, delay: 
     # much rarer: the window test then looks at a few candidates only)
     above = np.flatnonzero((yc > p.min_jerk_g_s) & (yc > before) & (yc >= y[c0 + 1: c1 + 1])
                            ) + c0
-    contacts: list[Contact] = []
-    strides: list[Stride] = []
     if not above.shape[0]:
-        return contacts, strides, chain, last_dec + 1
+        return []
     # a contact is the largest (first largest on ties) within +-w; the window is cut at
     # the start (one gather for all candidates)
     npad = max(0, w - c0)
     pad = np.concatenate((np.full(npad, -np.inf), y)) if npad else y
     win = pad[above[:, None] + (npad - w + np.arange(2 * w + 1))]
-    peaks = above[np.argmax(win, axis=1) == w] + lo
-    for j in peaks.tolist():
+    out: list[int] = (above[win.argmax(axis=1) == w] + lo).tolist()
+    return out
+
+
+def _chain_peaks(p: GaitParams, buf: _Buffers, chain: _Chain, peaks: Sequence[int],
+                 delay: int) -> tuple[list[Contact], list[Stride], _Chain]:
+    """The contacts and strides of the candidates ``peaks`` (in order) on the chain."""
+    w = _nwin(p)
+    contacts: list[Contact] = []
+    strides: list[Stride] = []
+    for j in peaks:
         if chain.last_ic >= 0 and j - chain.last_ic <= w:
             continue
         ic_n = chain.ic_n
@@ -470,7 +504,7 @@ def _decide(p: GaitParams, buf: _Buffers, chain: _Chain, next_cand: int, delay: 
             contacts.append(c)
         if st is not None:
             strides.append(st)
-    return contacts, strides, chain, last_dec + 1
+    return contacts, strides, chain
 
 
 def _contact(p: GaitParams, buf: _Buffers, chain: _Chain, j: int, delay: int
@@ -496,7 +530,7 @@ def _contact(p: GaitParams, buf: _Buffers, chain: _Chain, j: int, delay: int
     keep = bool(ic_t) and t - ic_t[-1] <= p.max_step_s
     if keep:
         i_prev = ic_n[-1] - n_buf0
-        keep = i_prev >= 0 and not bool(filled[i_prev: i + 1].any())
+        keep = i_prev >= 0 and not np.count_nonzero(filled[i_prev: i + 1])
     ic_side: tuple[str, ...] = chain.ic_side
     ev: tuple[float, ...] = chain.side_ev
     if not keep:
@@ -519,7 +553,7 @@ def _contact(p: GaitParams, buf: _Buffers, chain: _Chain, j: int, delay: int
         t0, n0 = ic_t[-2], ic_n[-2]
         i0 = n0 - n_buf0
         osc = np.nan
-        if i0 >= 0 and not bool(filled[i0: i + 1].any()):
+        if i0 >= 0 and not np.count_nonzero(filled[i0: i + 1]):
             osc = vertical_osc_cm(buf.av_g[i0: i + 1], p.fs_hz)
         stride_s = t - t0
         stride = Stride(t0, t, side, stride_s, t - ic_t[-1], 120.0 / stride_s, osc)
@@ -534,7 +568,7 @@ def _dot3(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]
 def _mean(x: NDArray[np.float64]) -> float:
     # a sequential sum: numpy's pairwise sum depends on the memory alignment of the data,
     # which depends on how the stream was chunked
-    return float(np.cumsum(x)[-1]) / x.shape[0] if x.shape[0] else float("nan")
+    return float(x.cumsum()[-1]) / x.shape[0] if x.shape[0] else float("nan")
 
 
 def vertical_osc_cm(av_g: NDArray[np.float64], fs_hz: float) -> float:
