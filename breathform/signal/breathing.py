@@ -54,6 +54,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import accumulate
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -448,6 +449,8 @@ def _run_step(p: BreathParams, s: BreathState, run: Sequence[BreathFrame],
     spectra = _window_spectra(p, big, [
         (k, cum[k] + nr - nv[k], nv[k]) for k in range(len(live))
         if axes[k] is not None and nv[k] >= p.min_window_s * p.fs_d_hz])
+    priors = _priors_now(p, [bf.stride_s if k in spectra else np.nan
+                             for k, bf in enumerate(live)])
     belief, amp_prev_g = s.belief, s.amp_prev_g
     trk = (s.trk_mode, s.trk_v, s.trk_t_s)
     ons, n_on = s.onsets_s, s.n_onsets
@@ -464,9 +467,9 @@ def _run_step(p: BreathParams, s: BreathState, run: Sequence[BreathFrame],
         onsets: tuple[float, ...] = ()
         sp = spectra.get(k)
         if axis is not None and sp is not None:
-            plan, spec3, full, spec = sp
-            belief, f_b, conf = _track_spec(p, belief, plan, full, spec, bf.stride_s)
-            proj = _proj_power(plan, spec3, axis)
+            plan = sp.plan
+            belief, f_b, conf = _track_spec(p, belief, sp, priors[k], bf.stride_s)
+            proj = _proj_power(plan, sp.spec3, axis)
             amp = _amplitude(p, plan, proj, f_b)
             # == ring_filled[-n_valid:].mean(): an exact count over n_valid, rounded once
             filled_frac = int(np.count_nonzero(big_filled[c + nr - n_valid:c + nr])) / n_valid
@@ -507,8 +510,7 @@ def _run_step(p: BreathParams, s: BreathState, run: Sequence[BreathFrame],
                    trk_v=trk[1], trk_t_s=trk[2], onsets_s=ons, n_onsets=n_on)
 
 
-_Spectra = dict[int, tuple["_SpecPlan", NDArray[np.complex128], NDArray[np.float64],
-                           NDArray[np.float64]]]
+_Spectra = dict[int, "_WinSpectrum"]
 
 
 def _window_spectra(p: BreathParams, big: NDArray[np.float64],
@@ -548,9 +550,30 @@ def _window_spectra(p: BreathParams, big: NDArray[np.float64],
         full = (spec3.real ** 2 + spec3.imag ** 2).sum(axis=2)
         spec = (full[:, plan.i0] * (1.0 - plan.frac) + full[:, plan.i0 + 1] * plan.frac) \
             * plan.whiten
+        # the tempered evidence, as tracker_step computes it from each row (rows made
+        # contiguous: the gather above leaves them strided, and a strided row is summed
+        # in another order than a contiguous one)
+        spec = np.ascontiguousarray(spec)
+        totals = spec.sum(axis=1)
+        good = np.isfinite(totals) & (totals > 0)
+        inv = np.divide(1.0, totals, out=np.zeros_like(totals), where=good)
+        lik = (spec * inv[:, None] + 1e-12) ** p.tracker.evidence_temp
+        tot, ok = totals.tolist(), good.tolist()
         for r, (key, _) in enumerate(group):
-            out[key] = (plan, spec3[r], full[r], spec[r])
+            out[key] = _WinSpectrum(plan, spec3[r], full[r], spec[r], tot[r],
+                                    lik[r] if ok[r] else None)
     return out
+
+
+class _WinSpectrum(NamedTuple):
+    """A window's spectrum (see :func:`_window_spectra`)."""
+
+    plan: _SpecPlan
+    spec3: NDArray[np.complex128]           # complex spectrum per axis, (nb, 3)
+    full: NDArray[np.float64]               # power summed over the axes, (nb,)
+    spec: NDArray[np.float64]               # that on the grid, whitened, (n_grid,)
+    total: float                            # its sum
+    lik: NDArray[np.float64] | None         # tempered evidence (None: no evidence)
 
 
 @lru_cache(maxsize=16)
@@ -590,11 +613,24 @@ def _prior(p: BreathParams) -> NDArray[np.float64]:
 
 def _prior_now(p: BreathParams, stride_s: float) -> NDArray[np.float64]:
     """The resting prior, or while striding the locomotor-coupling prior."""
-    if p.coupling_sigma_log <= 0 or not (np.isfinite(stride_s) and stride_s > 0):
-        return _prior(p)
-    mu = np.log(p.breaths_per_stride / stride_s)
-    w = np.exp((-0.5 / p.coupling_sigma_log ** 2) * (_log_grid(p.tracker) - mu) ** 2)
-    return np.asarray(w / w.sum())
+    return _priors_now(p, [stride_s])[0]
+
+
+def _priors_now(p: BreathParams, strides_s: Sequence[float]) -> list[NDArray[np.float64]]:
+    """:func:`_prior_now` for several seconds (the striding ones in one elementwise pass)."""
+    out = [_prior(p)] * len(strides_s)
+    if p.coupling_sigma_log <= 0:
+        return out
+    rows = [k for k, st in enumerate(strides_s) if np.isfinite(st) and st > 0]
+    if not rows:
+        return out
+    mu = np.asarray([np.log(p.breaths_per_stride / strides_s[k]) for k in rows])
+    w = np.exp((-0.5 / p.coupling_sigma_log ** 2)
+               * (_log_grid(p.tracker)[None, :] - mu[:, None]) ** 2)
+    w = w / w.sum(axis=1, keepdims=True)
+    for r, k in enumerate(rows):
+        out[k] = w[r]
+    return out
 
 
 @lru_cache(maxsize=32)
@@ -633,26 +669,24 @@ def _spec_plan(p: BreathParams, n: int) -> _SpecPlan:
 def _spectrum(p: BreathParams, win: NDArray[np.float64]
               ) -> tuple[_SpecPlan, NDArray[np.complex128]]:
     """The window's Hann-windowed complex spectrum per axis, (nb, 3), bins up to the grid's top."""
-    plan, spec3, _, _ = _window_spectra(p, win, [(0, 0, win.shape[0])])[0]
-    return plan, spec3
+    sp = _window_spectra(p, win, [(0, 0, win.shape[0])])[0]
+    return sp.plan, sp.spec3
 
 
-def _track_spec(p: BreathParams, belief: NDArray[np.float64], plan: _SpecPlan,
-                full: NDArray[np.float64], spec: NDArray[np.float64], stride_s: float
+def _track_spec(p: BreathParams, belief: NDArray[np.float64], sp: _WinSpectrum,
+                prior_now: NDArray[np.float64], stride_s: float
                 ) -> tuple[NDArray[np.float64], float, float]:
-    """One step of the forward filter on the window's power spectrum.
+    """One step of the forward filter on the window's spectrum (:func:`_window_spectra`).
 
-    ``full`` is summed over the axes, ``spec`` is it on the grid, whitened (see
-    :func:`_window_spectra`); returns the belief, the rate (Hz) and the confidence.
+    Returns the belief, the rate (Hz) and the confidence.
     """
     f = _grid_hz(p)
+    plan, full, spec, total = sp.plan, sp.full, sp.spec, sp.total
     ceiling_hz = np.inf
     if p.stride_ceiling > 0 and np.isfinite(stride_s) and stride_s > 0:
         ceiling_hz = p.stride_ceiling / stride_s
-    post, f_mean, conf = tracker_step(p.tracker, belief, spec, _prior_now(p, stride_s),
-                                      ceiling_hz)
+    post, f_mean, conf = _tracker_update(p.tracker, belief, sp.lik, prior_now, ceiling_hz)
     d0, d1 = p.dominance
-    total = float(spec.sum())
     if d1 > 0 and total > 0 and np.isfinite(total):
         share = float(spec[grid_near(p.tracker, 60.0 * f_mean, 3.0)].sum()) / total
         conf *= min(1.0, max(0.0, (share - d0) / (d1 - d0)))
@@ -703,14 +737,26 @@ def tracker_step(t: RateTracker, belief: NDArray[np.float64], spec: NDArray[np.f
     Returns:
         The posterior (n_grid,), its mean rate in Hz and the confidence in 0..1.
     """
+    total = float(spec.sum())
+    lik = None
+    if total > 0 and np.isfinite(total):
+        lik = (spec * (1.0 / total) + 1e-12) ** t.evidence_temp
+    return _tracker_update(t, belief, lik, prior_now, ceiling_hz)
+
+
+def _tracker_update(t: RateTracker, belief: NDArray[np.float64],
+                    lik: NDArray[np.float64] | None, prior_now: NDArray[np.float64] | None,
+                    ceiling_hz: float) -> tuple[NDArray[np.float64], float, float]:
+    """:func:`tracker_step` given the tempered evidence ``lik``.
+
+    ``lik`` is None without evidence; the ceiling changes it in place.
+    """
     f = tracker_grid_hz(t)
     pred = np.convolve(belief, _walk_kernel(t), mode="same")
     pred = pred / pred.sum()
     prior = tracker_prior(t) if prior_now is None else prior_now
     pred = (1.0 - t.prior_mix) * pred + t.prior_mix * prior
-    total = float(spec.sum())
-    if total > 0 and np.isfinite(total):
-        lik = (spec * (1.0 / total) + 1e-12) ** t.evidence_temp
+    if lik is not None:
         if np.isfinite(ceiling_hz):
             lik[f > ceiling_hz] = 0.0
         post = pred * lik
