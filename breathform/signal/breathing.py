@@ -50,6 +50,7 @@ and kept in State.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -553,6 +554,14 @@ def _window_spectra(p: BreathParams, big: NDArray[np.float64],
         # the tempered evidence, as tracker_step computes it from each row (rows made
         # contiguous: the gather above leaves them strided, and a strided row is summed
         # in another order than a contiguous one)
+        if len(group) == 1:
+            row = spec[0]
+            total = float(row.sum())
+            lik1 = None
+            if total > 0 and np.isfinite(total):
+                lik1 = (row * (1.0 / total) + 1e-12) ** p.tracker.evidence_temp
+            out[group[0][0]] = _WinSpectrum(plan, spec3[0], full[0], row, total, lik1)
+            continue
         spec = np.ascontiguousarray(spec)
         totals = spec.sum(axis=1)
         good = np.isfinite(totals) & (totals > 0)
@@ -621,8 +630,14 @@ def _priors_now(p: BreathParams, strides_s: Sequence[float]) -> list[NDArray[np.
     out = [_prior(p)] * len(strides_s)
     if p.coupling_sigma_log <= 0:
         return out
-    rows = [k for k, st in enumerate(strides_s) if np.isfinite(st) and st > 0]
+    rows = [k for k, st in enumerate(strides_s) if math.isfinite(st) and st > 0]
     if not rows:
+        return out
+    if len(rows) == 1:  # the same operations on one row
+        k = rows[0]
+        mu1 = np.log(p.breaths_per_stride / strides_s[k])
+        w1 = np.exp((-0.5 / p.coupling_sigma_log ** 2) * (_log_grid(p.tracker) - mu1) ** 2)
+        out[k] = np.asarray(w1 / w1.sum())
         return out
     mu = np.asarray([np.log(p.breaths_per_stride / strides_s[k]) for k in rows])
     w = np.exp((-0.5 / p.coupling_sigma_log ** 2)
