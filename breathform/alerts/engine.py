@@ -489,10 +489,15 @@ def _fin(x: float) -> bool:
 
 
 def _median(values: Sequence[float], min_n: int) -> float:
-    good = [v for v in values if math.isfinite(v)]
-    if len(good) < min_n:
+    good = sorted([v for v in values if math.isfinite(v)])
+    n = len(good)
+    if n < min_n:
         return math.nan
-    return float(statistics.median(good))
+    if n == 0:
+        return float(statistics.median(good))  # raises as it does
+    # statistics.median's own arithmetic, without its call overhead (runs ~10x a second)
+    i = n // 2
+    return float(good[i]) if n % 2 else float((good[i - 1] + good[i]) / 2)
 
 
 def _pct(values: Sequence[float], min_n: int) -> float:
