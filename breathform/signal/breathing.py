@@ -480,8 +480,9 @@ def _run_step(p: BreathParams, s: BreathState, run: Sequence[BreathFrame],
             if np.isfinite(f_b) and quality >= p.min_quality:
                 rate = 60.0 * f_b
             if np.isfinite(bf.forward[0]) and np.isfinite(amp_prev_g):
-                # this second's decimated samples, laid out as the low-pass returns them
-                yd = yd_all if one else np.ascontiguousarray(yd_all.T[:, c_prev:c]).T
+                # this second's decimated samples, a fresh array laid out as the low-pass
+                # returns them ("K": the memory order of the run's output)
+                yd = yd_all if one else np.array(yd_all[c_prev:c], order="K")
                 onsets, trk, ons, n_on = _track_onsets(
                     p, amp_prev_g, trk, ons, n_on, td_all[c_prev:c], yd @ bf.forward)
             if quality >= p.min_quality:
