@@ -279,7 +279,7 @@ def _fill_cadence(fs_hz: float, cp: cadence.CadenceParams, cs: cadence.CadenceSt
         if f.reset:
             hist = np.zeros_like(hist)
             pend = []
-        if bool(f.samples.filled.any()):
+        if np.count_nonzero(f.samples.filled):
             if group:
                 rows, cs = cadence.frames_step(cp, cs, group)
                 crows += rows
