@@ -255,6 +255,8 @@ def frames_step(p: GaitParams, s: GaitState, xs: Sequence[Samples]
     Returns:
         The contacts and strides decided by each chunk, and the new state.
     """
+    if not xs:
+        return [], s
     if len(xs) == 1:  # one chunk (live: a second at a time)
         _check_gyro(p, xs[0])
         out, s = _pieces_step(p, s, xs[0], _pieces(p, xs[0], 0))

@@ -218,7 +218,7 @@ def _emit(p: PipelineParams, s: PipelineState, final: bool
         else:
             return [], s
     out: list[Metrics] = []
-    hr = _HrList(s.hr_t_s.tolist(), s.hr_bpm.tolist())
+    hr: _HrList | None = None
     crow, srow = list(s.chest_rows), list(s.sacrum_rows)
     ci = si = 0
     while True:
@@ -231,6 +231,8 @@ def _emit(p: PipelineParams, s: PipelineState, final: bool
             si += 1
         c = crow[ci] if ci < len(crow) and int(crow[ci].t_s) == k else None
         r = srow[si] if si < len(srow) and int(srow[si].t_s) == k else None
+        if hr is None:
+            hr = _HrList(s.hr_t_s.tolist(), s.hr_bpm.tolist())
         out.append(_fuse(p, hr, k, c, r))
         k += 1
     while ci < len(crow) and int(crow[ci].t_s) < k:

@@ -260,6 +260,8 @@ def frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
         A row per frame; the calibration (vertical, forward) as it stood after each frame
         (arrays shared with the state: do not modify); and the new state.
     """
+    if not frames:  # nothing completed (live: most calls)
+        return [], [], s
     rows, axes, s, _ = _frames_step(p, s, frames, step_s)
     return rows, axes, s
 
