@@ -84,8 +84,8 @@ _STAGES = (
     ("regrid", "breathform.signal.regrid", "step"),
     ("gap fill + cadence", "breathform.signal.sensors", "_fill_cadence"),
     ("posture + orientation", "breathform.signal.posture", "frames_step"),
-    ("breathing tracker", "breathform.signal.breathing", "frame_step"),
-    ("gait detector", "breathform.signal.gait", "step"),
+    ("breathing tracker", "breathform.signal.breathing", "frames_step"),
+    ("gait detector", "breathform.signal.gait", "frames_step"),
     ("alert rules", "breathform.alerts.engine", "step"),
 )
 

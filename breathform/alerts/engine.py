@@ -489,10 +489,15 @@ def _fin(x: float) -> bool:
 
 
 def _median(values: Sequence[float], min_n: int) -> float:
-    good = [v for v in values if math.isfinite(v)]
-    if len(good) < min_n:
+    good = sorted([v for v in values if math.isfinite(v)])
+    n = len(good)
+    if n < min_n:
         return math.nan
-    return float(statistics.median(good))
+    if n == 0:
+        return float(statistics.median(good))  # raises as it does
+    # statistics.median's own arithmetic, without its call overhead (runs ~10x a second)
+    i = n // 2
+    return float(good[i]) if n % 2 else float((good[i - 1] + good[i]) / 2)
 
 
 def _pct(values: Sequence[float], min_n: int) -> float:
@@ -565,25 +570,48 @@ _WIN: tuple[str, ...] = ("t_s", "rate_bpm", "depth_rel", "coupled", *_POSTURE)
 """Columns of the smoothing window (state fields ``win_<name>``)."""
 
 
-def _push_window(p: AlertParams, s: AlertState, m: Metrics) -> AlertState:
-    """Add the row to the smoothing window (and count it: ``n_seen``, ``last_t_s``)."""
-    ok = _breath_ok(p, m)
-    row = [m.t_s,
-           m.rate_bpm if ok else math.nan,
-           m.depth_rel if ok and _fin(m.depth_rel) else math.nan,
-           _coupled(p, m),
-           *(_posture(m, getattr(m, name)) for name in _POSTURE)]
-    # Keep rows inside the window (half a second of slack for timing jitter), and never
-    # more than the window's nominal row count (bounded even for rows faster than 1 Hz).
-    oldest_s = m.t_s - p.smooth_window_s - 0.5
-    n_keep = p.smooth_max_rows - 1
-    keep = [i for i, t in enumerate(s.win_t_s) if t > oldest_s]
-    keep = keep[max(0, len(keep) - n_keep):] if n_keep > 0 else []
-    new: dict[str, Any] = {"n_seen": s.n_seen + 1, "last_t_s": m.t_s}
-    for name, v in zip(_WIN, row, strict=True):
-        col = getattr(s, f"win_{name}")
-        new[f"win_{name}"] = (*(col[i] for i in keep), v)
-    return replace(s, **new)
+class _Window:
+    """The smoothing window of one :func:`step` call, as lists.
+
+    The state fields ``win_<name>``, ``n_seen`` and ``last_t_s``, written back to the
+    state once at the end of the call.
+    """
+
+    __slots__ = ("cols", "n_seen", "last_t_s")
+
+    def __init__(self, s: AlertState) -> None:
+        self.cols: dict[str, list[float]] = {name: list(getattr(s, f"win_{name}"))
+                                             for name in _WIN}
+        self.n_seen = s.n_seen
+        self.last_t_s = s.last_t_s
+
+    def push(self, p: AlertParams, m: Metrics) -> None:
+        """Add the row to the window (and count it)."""
+        ok = _breath_ok(p, m)
+        row = [m.t_s,
+               m.rate_bpm if ok else math.nan,
+               m.depth_rel if ok and _fin(m.depth_rel) else math.nan,
+               _coupled(p, m),
+               *(_posture(m, getattr(m, name)) for name in _POSTURE)]
+        # Keep rows inside the window (half a second of slack for timing jitter), and never
+        # more than the window's nominal row count (bounded even for rows faster than 1 Hz).
+        # Times increase (step checks), so the rows kept are the newest ones.
+        oldest_s = m.t_s - p.smooth_window_s - 0.5
+        n_keep = p.smooth_max_rows - 1
+        t = self.cols["t_s"]
+        n_in = sum(1 for x in t if x > oldest_s)
+        drop = len(t) - (min(n_in, n_keep) if n_keep > 0 else 0)
+        for name, v in zip(_WIN, row, strict=True):
+            col = self.cols[name]
+            del col[:drop]
+            col.append(v)
+        self.n_seen += 1
+        self.last_t_s = m.t_s
+
+    def into(self, s: AlertState) -> AlertState:
+        """The state with this window."""
+        new: dict[str, Any] = {f"win_{name}": tuple(col) for name, col in self.cols.items()}
+        return replace(s, n_seen=self.n_seen, last_t_s=self.last_t_s, **new)
 
 
 def _latch_above(on: bool, x: float, on_thr: float, off_thr: float) -> bool:
@@ -611,10 +639,14 @@ class _Smoothed:
 
 
 def _smoothed(p: AlertParams, s: AlertState) -> _Smoothed:
+    return _smoothed_cols(p, {name: getattr(s, f"win_{name}") for name in _WIN})
+
+
+def _smoothed_cols(p: AlertParams, cols: Mapping[str, Sequence[float]]) -> _Smoothed:
     k = p.smooth_min_rows
-    return _Smoothed(_median(s.win_rate_bpm, k), _median(s.win_depth_rel, k),
-                     _pct(s.win_coupled, k),
-                     {name: _median(getattr(s, f"win_{name}"), k) for name in _POSTURE})
+    return _Smoothed(_median(cols["rate_bpm"], k), _median(cols["depth_rel"], k),
+                     _pct(cols["coupled"], k),
+                     {name: _median(cols[name], k) for name in _POSTURE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -666,7 +698,11 @@ def is_climbing(p: AlertParams, s: AlertState) -> bool:
     """
     if not s.baseline_ready:
         return False
-    sm = _smoothed(p, s)
+    return _climbing(p, s, _smoothed(p, s))
+
+
+def _climbing(p: AlertParams, s: AlertState, sm: _Smoothed) -> bool:
+    """:func:`is_climbing` with the smoothed values given (baseline ready)."""
     if not (_fin(sm.trunk_lean_deg) and _fin(s.base_trunk_lean_deg)):
         return False
     if sm.trunk_lean_deg - s.base_trunk_lean_deg < p.climb_lean_deg:
@@ -720,8 +756,9 @@ def severity_of(p: AlertParams, causes: Sequence[Cause], earlier_in_episode: int
     return min(3, base + max(0, earlier_in_episode))
 
 
-def _evaluate(p: AlertParams, s: AlertState, m: Metrics) -> tuple[Alert | None, AlertState]:
-    sm = _smoothed(p, s)
+def _evaluate(p: AlertParams, s: AlertState, m: Metrics, win: _Window
+              ) -> tuple[Alert | None, AlertState]:
+    sm = _smoothed_cols(p, win.cols)
     th = _thresholds(p, s)
     rate_high_on, rs_on, cpl_on = s.rate_high_on, s.rapid_shallow_on, s.coupling_lost_on
 
@@ -764,7 +801,7 @@ def _evaluate(p: AlertParams, s: AlertState, m: Metrics) -> tuple[Alert | None, 
     names = {c.name for c in causes}
     if not (names & BREATH_CAUSES and names & FORM_CAUSES):
         return None, s  # latched in the hysteresis band only: keep holding, do not fire
-    climb = is_climbing(p, s)
+    climb = _climbing(p, s, sm)
     alert = Alert(t_s=m.t_s, kind=ALERT_KIND,
                   severity=severity_of(p, causes, s.episode_alerts),
                   causes=causes, cue=choose_cue(causes, climb), climb=climb)
@@ -788,21 +825,24 @@ def step(p: AlertParams, s: AlertState, metrics: Sequence[Metrics]
         InputError: If a row is not a ``Metrics`` or ``t_s`` does not increase.
     """
     alerts: list[Alert] = []
+    if not metrics:
+        return alerts, s
+    win = _Window(s)
     for i, m in enumerate(metrics):
         if not isinstance(m, Metrics):
             raise InputError(f"metrics[{i}] must be a Metrics, got {type(m).__name__}")
-        if _fin(s.last_t_s) and not m.t_s > s.last_t_s:
+        if _fin(win.last_t_s) and not m.t_s > win.last_t_s:
             raise InputError(f"metrics[{i}].t_s must increase: got {m.t_s} after "
-                             f"{s.last_t_s}")
-        s = _push_window(p, s, m)
+                             f"{win.last_t_s}")
+        win.push(p, m)
         if not s.baseline_ready:
             s = _update_baseline(p, s, m)
             if not s.baseline_ready:
                 continue
-        alert, s = _evaluate(p, s, m)
+        alert, s = _evaluate(p, s, m, win)
         if alert is not None:
             alerts.append(alert)
-    return alerts, s
+    return alerts, win.into(s)
 
 
 def run_batch(p: AlertParams, metrics: Sequence[Metrics]) -> tuple[list[Alert], AlertState]:

@@ -50,15 +50,23 @@ and kept in State.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any
+from itertools import accumulate
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import fft as sp_fft
 from scipy.signal import sosfilt_zi
+
+try:  # scipy.fft's own backend: calling it directly skips the dispatch
+    from scipy.fft._pocketfft import pypocketfft as _pfft
+    from scipy.fft._pocketfft.helper import _workers
+except ImportError:  # pragma: no cover - a scipy that moved it: the public path is used
+    _pfft = None
 
 from breathform.errors import InputError
 from breathform.signal import frames as fr
@@ -329,16 +337,29 @@ def _comb(lam: float, x: NDArray[np.float64], hx: NDArray[np.float64],
           hy: NDArray[np.float64], period: int
           ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """y[n] = x[n] - x[n-P] + lam*y[n-P], vectorised in blocks of P samples."""
+    return _comb_run(lam, x, hx, hy, [(x.shape[0], period)])
+
+
+def _comb_run(lam: float, x: NDArray[np.float64], hx: NDArray[np.float64],
+              hy: NDArray[np.float64], segments: Sequence[tuple[int, int]]
+              ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`_comb` over consecutive segments ``(n_samples, period)`` of ``x``.
+
+    Each output sample is ``x[n] - x[n-P] + lam*y[n-P]`` with ``y[n-P]`` final before it
+    is used (blocks of at most P samples), so the blocking does not change a bit: a run of
+    seconds gives what the seconds one by one give.
+    """
     h = hx.shape[0]
-    n = x.shape[0]
     xx = np.concatenate((hx, x))
     yy = np.concatenate((hy, np.zeros_like(x)))
-    if period <= 0:
-        yy[h:] = x
-    else:
-        j0 = 0
-        while j0 < n:
-            j1 = min(n, j0 + period)
+    j0 = 0
+    for n, period in segments:
+        end = j0 + n
+        if period <= 0:
+            yy[h + j0:h + end] = x[j0:end]
+            j0 = end
+        while j0 < end:
+            j1 = min(end, j0 + period)
             a, b = h + j0, h + j1
             yy[a:b] = xx[a:b] - xx[a - period:b - period] + lam * yy[a - period:b - period]
             j0 = j1
@@ -353,71 +374,223 @@ def comb_gain(lam: float, f_hz: float, stride_s: float) -> float:
 
 def frame_step(p: BreathParams, s: BreathState, bf: BreathFrame
                ) -> tuple[BreathSecond, BreathState]:
-    """Process one second."""
-    f = bf.frame
-    if f.reset:
+    """Process one second (:func:`frames_step` for one second)."""
+    rows, s = frames_step(p, s, (bf,))
+    return rows[0], s
+
+
+def frames_step(p: BreathParams, s: BreathState, bfs: Sequence[BreathFrame]
+                ) -> tuple[list[BreathSecond], BreathState]:
+    """:func:`frame_step` for consecutive seconds at once (bit-identical).
+
+    Band-pass, comb, decimation and low-pass run once over each run of seconds between
+    resets (sequential filters with carried state: the split does not change them), and the
+    windows' spectra of the run in one FFT call (row by row, as one window alone); the
+    tracker, amplitude, onsets and resting calibration go second by second.
+    """
+    out: list[BreathSecond] = []
+    i, n = 0, len(bfs)
+    while i < n:
+        j = i + 1
+        while j < n and not bfs[j].frame.reset:
+            j += 1
+        s = _run_step(p, s, bfs[i:j], out)
+        i = j
+    return out, s
+
+
+def _run_step(p: BreathParams, s: BreathState, run: Sequence[BreathFrame],
+              out: list[BreathSecond]) -> BreathState:
+    """Seconds of one run (a reset only at its first); appends their rows to ``out``."""
+    if run[0].frame.reset:
         s = reset_filters(p, s)
-    x = f.samples
-    t_k = float(f.k)
-    if x.n == 0:
-        return BreathSecond(t_k, np.nan, np.nan, 0.0, np.nan, (), _rest_ok(s)), s
+    live = [bf for bf in run if bf.frame.samples.n]
+    if not live:
+        out.extend(BreathSecond(float(bf.frame.k), np.nan, np.nan, 0.0, np.nan, (),
+                                _rest_ok(s)) for bf in run)
+        return s
+    xs = [bf.frame.samples for bf in live]
+    one = len(xs) == 1
+    acc = xs[0].acc_g if one else np.concatenate([x.acc_g for x in xs])
     # 1. band-pass at the native rate
-    zi = s.zi_a if s.primed else _zi_a(p.fs_hz)[:, :, None] * x.acc_g[0]
-    ya, zi_a = filt(_sos_a(p.fs_hz), x.acc_g, zi)
-    # 2. stride comb
-    period = 0
-    if np.isfinite(bf.stride_s):
-        period = min(_pmax(p), round(bf.stride_s * p.fs_hz))
-    yb, cx, cy = _comb(p.comb_lambda, ya, s.comb_x, s.comb_y, period)
-    # 3. decimate on absolute indices, low-pass, ring
-    keep = (x.idx % p.decim) == 0
-    yd, zi_c = filt(_sos_c(p), yb[keep], s.zi_c)
-    td = x.t_s[keep]
-    nr = s.ring.shape[0]
-    ring = np.concatenate((s.ring, yd))[-nr:]
-    ring_filled = np.concatenate((s.ring_filled, x.filled[keep]))[-nr:]
-    n_valid = min(nr, s.n_valid + int(keep.sum()))
-    win = ring[nr - n_valid:]
-    axis = _axis(bf, win)
-    rate = depth = amp = np.nan
-    quality = 0.0
-    onsets: tuple[float, ...] = ()
-    upd: dict[str, Any] = dict(zi_a=zi_a, primed=True, comb_x=cx, comb_y=cy, zi_c=zi_c,
-                                  ring=ring, ring_filled=ring_filled, n_valid=n_valid)
-    if axis is not None and n_valid >= p.min_window_s * p.fs_d_hz:
-        plan, spec3 = _spectrum(p, win)
-        full = (spec3.real ** 2 + spec3.imag ** 2).sum(axis=1)
-        upd["belief"], f_b, conf = _track(p, s.belief, plan, full, bf.stride_s)
-        proj = _proj_power(plan, spec3, axis)
-        amp = _amplitude(p, plan, proj, f_b)
-        filled_frac = float(ring_filled[nr - n_valid:].mean())
-        quality = conf * (1.0 - filled_frac)
-        if period > 0 and np.isfinite(f_b):
-            amp = amp / max(comb_gain(p.comb_lambda, f_b, bf.stride_s), 0.2)
-        if np.isfinite(f_b) and quality >= p.min_quality:
-            rate = 60.0 * f_b
-        if np.isfinite(bf.forward[0]) and np.isfinite(s.amp_prev_g):
-            onsets, trk = _track_onsets(p, s, td, yd @ bf.forward)
-            upd.update(trk)
-        if quality >= p.min_quality:
-            upd["amp_prev_g"] = amp
-        if bf.still and not s.rest_final:
-            # the quiet stand has no locomotion: its calibration takes the projection's own
-            # dominant peak (concentration-based quality), not the tracker's belief
-            amp_r, conc = _dominant_amplitude(p, plan, proj)
-            q_r = min(1.0, max(0.0, (conc - 0.2) / 0.5)) * (1.0 - filled_frac)
-            s = _rest_update(p, s, bf, amp_r, q_r)
+    zi = s.zi_a if s.primed else _zi_a(p.fs_hz)[:, :, None] * acc[0]
+    ya, zi_a = filt(_sos_a(p.fs_hz), acc, zi)
+    # 2. stride comb, each second with its own period
+    pmax = _pmax(p)
+    periods = [min(pmax, round(bf.stride_s * p.fs_hz)) if np.isfinite(bf.stride_s) else 0
+               for bf in live]
+    segs: list[tuple[int, int]] = []
+    for x, per in zip(xs, periods, strict=True):
+        if segs and segs[-1][1] == per:
+            segs[-1] = (segs[-1][0] + x.n, per)
         else:
-            s = _rest_update(p, s, bf, amp, quality)
-        if quality >= p.min_quality and np.isfinite(s.rest_amp_g) \
-                and np.isfinite(bf.vertical[0]):
-            depth = amp / s.rest_amp_g
+            segs.append((x.n, per))
+    yb, cx, cy = _comb_run(p.comb_lambda, ya, s.comb_x, s.comb_y, segs)
+    # 3. decimate on absolute indices, low-pass, ring
+    if one:
+        idx, t_all, filled_all = xs[0].idx, xs[0].t_s, xs[0].filled
     else:
-        s = _rest_update(p, s, bf, np.nan, 0.0)
-    s = replace(s, **upd)
-    if quality < p.min_quality:
-        rate = depth = np.nan
-    return BreathSecond(t_k, rate, depth, quality, amp, onsets, _rest_ok(s)), s
+        idx = np.concatenate([x.idx for x in xs])
+        t_all = np.concatenate([x.t_s for x in xs])
+        filled_all = np.concatenate([x.filled for x in xs])
+    keep = (idx % p.decim) == 0
+    yd_all, zi_c = filt(_sos_c(p), yb[keep], s.zi_c)
+    td_all = t_all[keep]
+    nr = s.ring.shape[0]
+    big = np.concatenate((s.ring, yd_all))
+    big_filled = np.concatenate((s.ring_filled, filled_all[keep]))
+    # kept samples up to the end of each second (cumulative)
+    if one:
+        cum = [int(np.count_nonzero(keep))]
+    else:
+        ends = list(accumulate(x.n for x in xs))
+        cum = np.cumsum(keep)[np.asarray(ends) - 1].tolist()
+    nv = [min(nr, s.n_valid + c) for c in cum]
+    axes = [_axis(bf, big[c + nr - v:c + nr]) for bf, c, v in zip(live, cum, nv, strict=True)]
+    spectra = _window_spectra(p, big, [
+        (k, cum[k] + nr - nv[k], nv[k]) for k in range(len(live))
+        if axes[k] is not None and nv[k] >= p.min_window_s * p.fs_d_hz])
+    priors = _priors_now(p, [bf.stride_s if k in spectra else np.nan
+                             for k, bf in enumerate(live)])
+    belief, amp_prev_g = s.belief, s.amp_prev_g
+    trk = (s.trk_mode, s.trk_v, s.trk_t_s)
+    ons, n_on = s.onsets_s, s.n_onsets
+    k = 0
+    c_prev = 0
+    for bf in run:
+        t_k = float(bf.frame.k)
+        if not bf.frame.samples.n:
+            out.append(BreathSecond(t_k, np.nan, np.nan, 0.0, np.nan, (), _rest_ok(s)))
+            continue
+        axis, c, n_valid = axes[k], cum[k], nv[k]
+        rate = depth = amp = np.nan
+        quality = 0.0
+        onsets: tuple[float, ...] = ()
+        sp = spectra.get(k)
+        if axis is not None and sp is not None:
+            plan = sp.plan
+            belief, f_b, conf = _track_spec(p, belief, sp, priors[k], bf.stride_s)
+            proj = _proj_power(plan, sp.spec3, axis)
+            amp = _amplitude(p, plan, proj, f_b)
+            # == ring_filled[-n_valid:].mean(): an exact count over n_valid, rounded once
+            filled_frac = int(np.count_nonzero(big_filled[c + nr - n_valid:c + nr])) / n_valid
+            quality = conf * (1.0 - filled_frac)
+            if periods[k] > 0 and np.isfinite(f_b):
+                amp = amp / max(comb_gain(p.comb_lambda, f_b, bf.stride_s), 0.2)
+            if np.isfinite(f_b) and quality >= p.min_quality:
+                rate = 60.0 * f_b
+            if np.isfinite(bf.forward[0]) and np.isfinite(amp_prev_g):
+                # this second's decimated samples, a fresh array laid out as the low-pass
+                # returns them ("K": the memory order of the run's output)
+                yd = yd_all if one else np.array(yd_all[c_prev:c], order="K")
+                onsets, trk, ons, n_on = _track_onsets(
+                    p, amp_prev_g, trk, ons, n_on, td_all[c_prev:c], yd @ bf.forward)
+            if quality >= p.min_quality:
+                amp_prev_g = amp
+            if bf.still and not s.rest_final:
+                # the quiet stand has no locomotion: its calibration takes the projection's
+                # own dominant peak (concentration-based quality), not the tracker's belief
+                amp_r, conc = _dominant_amplitude(p, plan, proj)
+                q_r = min(1.0, max(0.0, (conc - 0.2) / 0.5)) * (1.0 - filled_frac)
+                s = _rest_update(p, s, bf, amp_r, q_r)
+            else:
+                s = _rest_update(p, s, bf, amp, quality)
+            if quality >= p.min_quality and np.isfinite(s.rest_amp_g) \
+                    and np.isfinite(bf.vertical[0]):
+                depth = amp / s.rest_amp_g
+        else:
+            s = _rest_update(p, s, bf, np.nan, 0.0)
+        if quality < p.min_quality:
+            rate = depth = np.nan
+        out.append(BreathSecond(t_k, rate, depth, quality, amp, onsets, _rest_ok(s)))
+        c_prev = c
+        k += 1
+    c = cum[-1]
+    return replace(s, zi_a=zi_a, primed=True, comb_x=cx, comb_y=cy, zi_c=zi_c,
+                   ring=big[c:c + nr], ring_filled=big_filled[c:c + nr],
+                   n_valid=nv[-1], belief=belief, amp_prev_g=amp_prev_g, trk_mode=trk[0],
+                   trk_v=trk[1], trk_t_s=trk[2], onsets_s=ons, n_onsets=n_on)
+
+
+_Spectra = dict[int, "_WinSpectrum"]
+
+
+def _window_spectra(p: BreathParams, big: NDArray[np.float64],
+                    wins: Sequence[tuple[int, int, int]]) -> _Spectra:
+    """Spectra of the windows ``big[a:a + n]`` given as ``(key, a, n)``, one FFT per length.
+
+    Per key: the plan, the complex spectrum per axis (nb, 3), its power summed over the
+    axes (nb,) and that power interpolated on the tracker's grid and whitened (n_grid,),
+    each as :func:`_spectrum` and :func:`_track` compute them for one window.
+    """
+    out: _Spectra = {}
+    if not wins:
+        return out
+    by_len: dict[int, list[tuple[int, int]]]
+    if len(wins) == 1:
+        by_len = {wins[0][2]: [(wins[0][0], wins[0][1])]}
+    else:
+        by_len = {}
+        for key, a, n in wins:
+            by_len.setdefault(n, []).append((key, a))
+    for n, group in by_len.items():
+        plan = _spec_plan(p, n)
+        if len(group) == 1:
+            a = group[0][1]
+            w = big[a:a + n][None]
+        else:
+            w = big[np.asarray([a for _, a in group])[:, None] + _arange_int(n)]
+        z = (w - w.mean(axis=1, keepdims=True)) * plan.hann[:, None]
+        if _pfft is None:  # pragma: no cover - a scipy that moved its backend
+            spec3 = np.asarray(sp_fft.rfft(z, p.nfft, axis=1))[:, :plan.nb]
+        else:
+            # what scipy.fft.rfft does for float64 input (zero-padded to nfft), minus
+            # the dispatch; pocketfft transforms each row on its own
+            pad = np.zeros((z.shape[0], p.nfft, 3))
+            pad[:, :n] = z
+            spec3 = np.asarray(_pfft.r2c(pad, (1,), True, 0, None, _workers(None)))[:, :plan.nb]
+        full = (spec3.real ** 2 + spec3.imag ** 2).sum(axis=2)
+        spec = (full[:, plan.i0] * (1.0 - plan.frac) + full[:, plan.i0 + 1] * plan.frac) \
+            * plan.whiten
+        # the tempered evidence, as tracker_step computes it from each row (rows made
+        # contiguous: the gather above leaves them strided, and a strided row is summed
+        # in another order than a contiguous one)
+        if len(group) == 1:
+            row = spec[0]
+            total = float(row.sum())
+            lik1 = None
+            if total > 0 and np.isfinite(total):
+                lik1 = (row * (1.0 / total) + 1e-12) ** p.tracker.evidence_temp
+            out[group[0][0]] = _WinSpectrum(plan, spec3[0], full[0], row, total, lik1)
+            continue
+        spec = np.ascontiguousarray(spec)
+        totals = spec.sum(axis=1)
+        good = np.isfinite(totals) & (totals > 0)
+        inv = np.divide(1.0, totals, out=np.zeros_like(totals), where=good)
+        lik = (spec * inv[:, None] + 1e-12) ** p.tracker.evidence_temp
+        tot, ok = totals.tolist(), good.tolist()
+        for r, (key, _) in enumerate(group):
+            out[key] = _WinSpectrum(plan, spec3[r], full[r], spec[r], tot[r],
+                                    lik[r] if ok[r] else None)
+    return out
+
+
+class _WinSpectrum(NamedTuple):
+    """A window's spectrum (see :func:`_window_spectra`)."""
+
+    plan: _SpecPlan
+    spec3: NDArray[np.complex128]           # complex spectrum per axis, (nb, 3)
+    full: NDArray[np.float64]               # power summed over the axes, (nb,)
+    spec: NDArray[np.float64]               # that on the grid, whitened, (n_grid,)
+    total: float                            # its sum
+    lik: NDArray[np.float64] | None         # tempered evidence (None: no evidence)
+
+
+@lru_cache(maxsize=16)
+def _arange_int(n: int) -> NDArray[np.intp]:
+    a = np.arange(n)
+    a.setflags(write=False)
+    return a
 
 
 def _rest_ok(s: BreathState) -> bool:
@@ -450,11 +623,30 @@ def _prior(p: BreathParams) -> NDArray[np.float64]:
 
 def _prior_now(p: BreathParams, stride_s: float) -> NDArray[np.float64]:
     """The resting prior, or while striding the locomotor-coupling prior."""
-    if p.coupling_sigma_log <= 0 or not (np.isfinite(stride_s) and stride_s > 0):
-        return _prior(p)
-    mu = np.log(p.breaths_per_stride / stride_s)
-    w = np.exp((-0.5 / p.coupling_sigma_log ** 2) * (_log_grid(p.tracker) - mu) ** 2)
-    return np.asarray(w / w.sum())
+    return _priors_now(p, [stride_s])[0]
+
+
+def _priors_now(p: BreathParams, strides_s: Sequence[float]) -> list[NDArray[np.float64]]:
+    """:func:`_prior_now` for several seconds (the striding ones in one elementwise pass)."""
+    out = [_prior(p)] * len(strides_s)
+    if p.coupling_sigma_log <= 0:
+        return out
+    rows = [k for k, st in enumerate(strides_s) if math.isfinite(st) and st > 0]
+    if not rows:
+        return out
+    if len(rows) == 1:  # the same operations on one row
+        k = rows[0]
+        mu1 = np.log(p.breaths_per_stride / strides_s[k])
+        w1 = np.exp((-0.5 / p.coupling_sigma_log ** 2) * (_log_grid(p.tracker) - mu1) ** 2)
+        out[k] = np.asarray(w1 / w1.sum())
+        return out
+    mu = np.asarray([np.log(p.breaths_per_stride / strides_s[k]) for k in rows])
+    w = np.exp((-0.5 / p.coupling_sigma_log ** 2)
+               * (_log_grid(p.tracker)[None, :] - mu[:, None]) ** 2)
+    w = w / w.sum(axis=1, keepdims=True)
+    for r, k in enumerate(rows):
+        out[k] = w[r]
+    return out
 
 
 @lru_cache(maxsize=32)
@@ -493,27 +685,24 @@ def _spec_plan(p: BreathParams, n: int) -> _SpecPlan:
 def _spectrum(p: BreathParams, win: NDArray[np.float64]
               ) -> tuple[_SpecPlan, NDArray[np.complex128]]:
     """The window's Hann-windowed complex spectrum per axis, (nb, 3), bins up to the grid's top."""
-    plan = _spec_plan(p, win.shape[0])
-    z = (win - win.mean(axis=0)) * plan.hann[:, None]
-    return plan, np.asarray(sp_fft.rfft(z, p.nfft, axis=0))[:plan.nb]
+    sp = _window_spectra(p, win, [(0, 0, win.shape[0])])[0]
+    return sp.plan, sp.spec3
 
 
-def _track(p: BreathParams, belief: NDArray[np.float64], plan: _SpecPlan,
-           full: NDArray[np.float64], stride_s: float
-           ) -> tuple[NDArray[np.float64], float, float]:
-    """One step of the forward filter on the window's power spectrum.
+def _track_spec(p: BreathParams, belief: NDArray[np.float64], sp: _WinSpectrum,
+                prior_now: NDArray[np.float64], stride_s: float
+                ) -> tuple[NDArray[np.float64], float, float]:
+    """One step of the forward filter on the window's spectrum (:func:`_window_spectra`).
 
-    ``full`` is summed over the axes; returns the belief, the rate (Hz) and the confidence.
+    Returns the belief, the rate (Hz) and the confidence.
     """
     f = _grid_hz(p)
-    spec = (full[plan.i0] * (1.0 - plan.frac) + full[plan.i0 + 1] * plan.frac) * plan.whiten
+    plan, full, spec, total = sp.plan, sp.full, sp.spec, sp.total
     ceiling_hz = np.inf
     if p.stride_ceiling > 0 and np.isfinite(stride_s) and stride_s > 0:
         ceiling_hz = p.stride_ceiling / stride_s
-    post, f_mean, conf = tracker_step(p.tracker, belief, spec, _prior_now(p, stride_s),
-                                      ceiling_hz)
+    post, f_mean, conf = _tracker_update(p.tracker, belief, sp.lik, prior_now, ceiling_hz)
     d0, d1 = p.dominance
-    total = float(spec.sum())
     if d1 > 0 and total > 0 and np.isfinite(total):
         share = float(spec[grid_near(p.tracker, 60.0 * f_mean, 3.0)].sum()) / total
         conf *= min(1.0, max(0.0, (share - d0) / (d1 - d0)))
@@ -564,14 +753,26 @@ def tracker_step(t: RateTracker, belief: NDArray[np.float64], spec: NDArray[np.f
     Returns:
         The posterior (n_grid,), its mean rate in Hz and the confidence in 0..1.
     """
+    total = float(spec.sum())
+    lik = None
+    if total > 0 and np.isfinite(total):
+        lik = (spec * (1.0 / total) + 1e-12) ** t.evidence_temp
+    return _tracker_update(t, belief, lik, prior_now, ceiling_hz)
+
+
+def _tracker_update(t: RateTracker, belief: NDArray[np.float64],
+                    lik: NDArray[np.float64] | None, prior_now: NDArray[np.float64] | None,
+                    ceiling_hz: float) -> tuple[NDArray[np.float64], float, float]:
+    """:func:`tracker_step` given the tempered evidence ``lik``.
+
+    ``lik`` is None without evidence; the ceiling changes it in place.
+    """
     f = tracker_grid_hz(t)
     pred = np.convolve(belief, _walk_kernel(t), mode="same")
     pred = pred / pred.sum()
     prior = tracker_prior(t) if prior_now is None else prior_now
     pred = (1.0 - t.prior_mix) * pred + t.prior_mix * prior
-    total = float(spec.sum())
-    if total > 0 and np.isfinite(total):
-        lik = (spec * (1.0 / total) + 1e-12) ** t.evidence_temp
+    if lik is not None:
         if np.isfinite(ceiling_hz):
             lik[f > ceiling_hz] = 0.0
         post = pred * lik
@@ -684,12 +885,19 @@ def _rest_update(p: BreathParams, s: BreathState, bf: BreathFrame, amp: float,
     return s if s.still_run == 0 else replace(s, still_run=0)
 
 
-def _track_onsets(p: BreathParams, s: BreathState, t: NDArray[np.float64],
-                  v: NDArray[np.float64]) -> tuple[tuple[float, ...], dict[str, Any]]:
-    """Inspiration onsets in this second's projected samples; the state fields to update."""
+def _track_onsets(p: BreathParams, amp_prev_g: float, trk: tuple[int, float, float],
+                  ons: NDArray[np.float64], n_on: int, t: NDArray[np.float64],
+                  v: NDArray[np.float64]
+                  ) -> tuple[tuple[float, ...], tuple[int, float, float],
+                             NDArray[np.float64], int]:
+    """Inspiration onsets in this second's projected samples.
+
+    Returns the onsets, the detector's (mode, extreme value, its time) and the onsets kept
+    with their count.
+    """
     # inhalation = chest rotating backwards = gravity moving towards +forward
-    h = p.onset_hyst * 2.0 * np.sqrt(2.0) * s.amp_prev_g
-    mode, ev, et = s.trk_mode, s.trk_v, s.trk_t_s
+    h = p.onset_hyst * 2.0 * np.sqrt(2.0) * amp_prev_g
+    mode, ev, et = trk
     found: list[float] = []
     for ti, vi in zip(t.tolist(), v.tolist(), strict=True):
         if mode == 0:
@@ -704,21 +912,16 @@ def _track_onsets(p: BreathParams, s: BreathState, t: NDArray[np.float64],
             ev, et = vi, ti
         elif vi < ev - h:
             mode, ev, et = -1, vi, ti
-    ons, n_on = s.onsets_s, s.n_onsets
     if found:
         ons = np.concatenate((ons, np.asarray(found)))[-p.max_onsets:]
         n_on += len(found)
-    return tuple(found), dict(trk_mode=mode, trk_v=ev, trk_t_s=et, onsets_s=ons, n_onsets=n_on)
+    return tuple(found), (mode, ev, et), ons, n_on
 
 
 def step(p: BreathParams, s: BreathState, x: Sequence[BreathFrame]
          ) -> tuple[list[BreathSecond], BreathState]:
     """Feed whole seconds (with their context); return a row per second."""
-    out = []
-    for bf in x:
-        row, s = frame_step(p, s, bf)
-        out.append(row)
-    return out, s
+    return frames_step(p, s, x)
 
 
 def run_batch(p: BreathParams, x: Sequence[BreathFrame]) -> list[BreathSecond]:

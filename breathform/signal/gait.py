@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 
 from breathform.errors import InputError
 from breathform.signal._filters import butter_sos, filt, unit_zi
-from breathform.signal.regrid import Samples, samples_from_arrays
+from breathform.signal.regrid import Samples, concat_samples, samples_from_arrays
 
 _G_MPS2 = 9.80665
 
@@ -239,22 +239,99 @@ def step(p: GaitParams, s: GaitState, x: Samples
     Raises:
         InputError: If ``has_gyro`` is set and the samples carry no gyroscope.
     """
+    _check_gyro(p, x)
+    out, s = _pieces_step(p, s, x, _pieces(p, x, 0))
+    return [c for cs, _ in out for c in cs], [st for _, sts in out for st in sts], s
+
+
+def frames_step(p: GaitParams, s: GaitState, xs: Sequence[Samples]
+                ) -> tuple[list[tuple[list[Contact], list[Stride]]], GaitState]:
+    """:func:`step` for consecutive chunks (e.g. seconds) at once (bit-identical).
+
+    The filters and the jerk run once over all the samples, the lookback is a view of
+    one array; contacts are decided at the end of each piece of each chunk as
+    :func:`step` decides them chunk by chunk.
+
+    Returns:
+        The contacts and strides decided by each chunk, and the new state.
+    """
+    if not xs:
+        return [], s
+    if len(xs) == 1:  # one chunk (live: a second at a time)
+        _check_gyro(p, xs[0])
+        out, s = _pieces_step(p, s, xs[0], _pieces(p, xs[0], 0))
+        if len(out) == 1:
+            return out, s
+        return [([c for cs, _ in out for c in cs], [st for _, sts in out for st in sts])], s
+    for x in xs:
+        _check_gyro(p, x)
+    pieces: list[tuple[int, int, bool]] = []
+    owner: list[int] = []
+    off = 0
+    for j, x in enumerate(xs):
+        pcs = _pieces(p, x, off)
+        pieces += pcs
+        owner += [j] * len(pcs)
+        off += x.n
+    res: list[tuple[list[Contact], list[Stride]]] = [([], []) for _ in xs]
+    if not pieces:
+        return res, s
+    allx = xs[0] if len(xs) == 1 else concat_samples(
+        xs, any(x.gyr_dps is not None for x in xs))
+    out, s = _pieces_step(p, s, allx, pieces)
+    for j, (c, st) in zip(owner, out, strict=True):
+        res[j][0].extend(c)
+        res[j][1].extend(st)
+    return res, s
+
+
+def _check_gyro(p: GaitParams, x: Samples) -> None:
     if p.has_gyro and x.gyr_dps is None and x.n:
         raise InputError("has_gyro is True but the samples carry no gyr_dps")
-    contacts: list[Contact] = []
-    strides: list[Stride] = []
-    cuts = [0, x.n]
-    if x.n > 1 and bool(x.reset[1:].any()):
-        cuts = [0, *(int(i) for i in np.flatnonzero(x.reset) if i > 0), x.n]
+
+
+def _pieces(p: GaitParams, x: Samples, off: int) -> list[tuple[int, int, bool]]:
+    """The pieces ``(a, b, reset)`` of ``x``, offset by ``off``.
+
+    The samples are cut at resets, then into pieces of ``_PIECE_S``; ``reset`` = the
+    segmentation restarts at the piece.
+    """
+    n = x.n
+    piece = max(1, round(_PIECE_S * p.fs_hz))
+    if n == 0:
+        return []
+    if n <= piece and (n == 1 or not np.count_nonzero(x.reset[1:])):
+        return [(off, off + n, bool(x.reset[0]))]
+    cuts = [0, n]
+    if n > 1 and bool(x.reset[1:].any()):
+        cuts = [0, *(int(i) for i in np.flatnonzero(x.reset) if i > 0), n]
+    out = []
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
-        if a < b and bool(x.reset[a]):
-            s = init_state(p)
-        piece = max(1, round(_PIECE_S * p.fs_hz))
+        r = a < b and bool(x.reset[a])
         for a2 in range(a, b, piece):
-            c, st, s = _segment(p, s, x, a2, min(b, a2 + piece))
-            contacts += c
-            strides += st
-    return contacts, strides, s
+            out.append((off + a2, off + min(b, a2 + piece), r and a2 == a))
+    return out
+
+
+def _pieces_step(p: GaitParams, s: GaitState, x: Samples,
+                 pieces: Sequence[tuple[int, int, bool]]
+                 ) -> tuple[list[tuple[list[Contact], list[Stride]]], GaitState]:
+    """Consecutive pieces of ``x``: the contacts and strides decided by each."""
+    out: list[tuple[list[Contact], list[Stride]]] = []
+    if len(pieces) == 1:
+        if pieces[0][2]:
+            s = init_state(p)
+        return out, _segments(p, s, x, pieces, out)
+    i = 0
+    while i < len(pieces):
+        j = i + 1
+        while j < len(pieces) and not pieces[j][2]:
+            j += 1
+        if pieces[i][2]:
+            s = init_state(p)
+        s = _segments(p, s, x, pieces[i:j], out)
+        i = j
+    return out, s
 
 
 def run_batch(p: GaitParams, x: Samples) -> tuple[list[Contact], list[Stride]]:
@@ -285,12 +362,16 @@ class _Chain(NamedTuple):
     side_ev: tuple[float, ...]
 
 
-def _segment(p: GaitParams, s: GaitState, x: Samples, a: int, b: int
-             ) -> tuple[list[Contact], list[Stride], GaitState]:
-    n = b - a
-    if n == 0:
-        return [], [], s
-    acc = x.acc_g[a:b]
+def _segments(p: GaitParams, s: GaitState, x: Samples, pieces: Sequence[tuple[int, int, bool]],
+              out: list[tuple[list[Contact], list[Stride]]]) -> GaitState:
+    """Consecutive pieces without a reset between them; appends each one's decisions.
+
+    The filters are sequential and the jerk is a direct convolution (each output the same
+    dot product), so running them over all the pieces at once changes no bit; each piece's
+    lookback is the view of the last ``_nbuf`` samples at its end, as piece by piece.
+    """
+    a0, b1 = pieces[0][0], pieces[-1][1]
+    acc = x.acc_g[a0:b1]
     zi = s.zi_grav
     if not s.primed:
         zi = unit_zi(2, p.grav_lp_hz, "lowpass", p.fs_hz)[:, :, None] * acc[0]
@@ -301,10 +382,10 @@ def _segment(p: GaitParams, s: GaitState, x: Samples, a: int, b: int
     av = _dot3(acc, up) - 1.0
     zi_yaw = s.zi_yaw
     if x.gyr_dps is not None:
-        yaw = _dot3(x.gyr_dps[a:b], up)
+        yaw = _dot3(x.gyr_dps[a0:b1], up)
         yaw, zi_yaw = filt(butter_sos(2, p.yaw_hp_hz, "highpass", p.fs_hz), yaw, zi_yaw)
     else:
-        yaw = np.zeros(n)
+        yaw = np.zeros(b1 - a0)
     h = _kernel(p.fs_hz, p.jerk_sigma_s)
     # direct convolution over (previous taps-1 samples, new samples): each output is the
     # same dot product whatever the chunking (lfilter's state split is not bit-exact)
@@ -315,18 +396,54 @@ def _segment(p: GaitParams, s: GaitState, x: Samples, a: int, b: int
     # output m (count) is the jerk at sample m - delay; drop the first `delay` outputs
     first_valid = max(0, delay - s.n_seen)
     nb = _nbuf(p)
-    buf = _Buffers(
-        n_seen=s.n_seen + n,
-        t_s=np.concatenate((s.t_s, x.t_s[a:b]))[-nb:],
-        av_g=np.concatenate((s.av_g, av))[-nb:],
-        yaw_dps=np.concatenate((s.yaw_dps, yaw))[-nb:],
-        filled=np.concatenate((s.filled, x.filled[a:b]))[-nb:],
-        jerk=np.concatenate((s.jerk, jk[first_valid:]))[-nb:])
+    n0, j0 = s.t_s.shape[0], s.jerk.shape[0]
+    big_t = np.concatenate((s.t_s, x.t_s[a0:b1]))
+    big_av = np.concatenate((s.av_g, av))
+    big_yaw = np.concatenate((s.yaw_dps, yaw))
+    big_filled = np.concatenate((s.filled, x.filled[a0:b1]))
+    big_jerk = np.concatenate((s.jerk, jk[first_valid:]))
     chain = _Chain(s.last_ic, s.ic_t_s, s.ic_side, s.ic_n, s.side_ev)
-    contacts, strides, chain, next_cand = _decide(p, buf, chain, s.next_cand, delay)
-    return contacts, strides, GaitState(
+    next_cand = s.next_cand
+    # the peaks of all the candidates the pieces decide, found at once (a candidate's test
+    # looks at the jerk within +-w of it, whichever piece decides it); each piece then
+    # takes its own in order, with the lookback it has at its end
+    w = _nwin(p)
+    n_jerk = s.n_seen + b1 - a0 - delay
+    peaks = (_peaks(p, big_jerk, n_jerk - big_jerk.shape[0], next_cand, n_jerk - 1 - w)
+             if n_jerk - 1 - w >= next_cand else [])
+    ip = 0
+    for k, (_, b, _) in enumerate(pieces):
+        last_dec = s.n_seen + b - a0 - delay - 1 - w
+        if last_dec < next_cand:
+            out.append(([], []))
+            continue
+        ip0 = ip
+        while ip < len(peaks) and peaks[ip] <= last_dec:
+            ip += 1
+        next_cand = last_dec + 1
+        if ip == ip0 and k < len(pieces) - 1:
+            out.append(([], []))
+            continue
+        buf = _piece_buffers(s.n_seen + b - a0, n0 + b - a0, j0 + max(0, b - a0 - first_valid),
+                             nb, big_t, big_av, big_yaw, big_filled, big_jerk)
+        contacts, strides, chain = _chain_peaks(p, buf, chain, peaks[ip0:ip], delay)
+        out.append((contacts, strides))
+    buf = _piece_buffers(s.n_seen + b1 - a0, n0 + b1 - a0, big_jerk.shape[0], nb, big_t,
+                         big_av, big_yaw, big_filled, big_jerk)
+    return GaitState(
         buf.n_seen, True, zi, zi_yaw, np.asarray(zi_jerk), buf.t_s, buf.av_g, buf.yaw_dps,
         buf.filled, buf.jerk, next_cand, *chain)
+
+
+def _piece_buffers(n_seen: int, e: int, ej: int, nb: int, t_s: NDArray[np.float64],
+                   av_g: NDArray[np.float64], yaw_dps: NDArray[np.float64],
+                   filled: NDArray[np.bool_], jerk: NDArray[np.float64]) -> _Buffers:
+    """The lookback at the end of a piece.
+
+    The last ``nb`` samples up to ``e`` (jerk: up to ``ej``) of the joined arrays.
+    """
+    lo, loj = max(0, e - nb), max(0, ej - nb)
+    return _Buffers(n_seen, t_s[lo:e], av_g[lo:e], yaw_dps[lo:e], filled[lo:e], jerk[loj:ej])
 
 
 class _Buffers(NamedTuple):
@@ -340,16 +457,16 @@ class _Buffers(NamedTuple):
     jerk: NDArray[np.float64]
 
 
-def _decide(p: GaitParams, buf: _Buffers, chain: _Chain, next_cand: int, delay: int
-            ) -> tuple[list[Contact], list[Stride], _Chain, int]:
+def _peaks(p: GaitParams, jerk: NDArray[np.float64], j0: int, next_cand: int,
+           last_dec: int) -> list[int]:
+    """The contact candidates among the counts ``next_cand..last_dec``, in order.
+
+    ``jerk[0]`` is count ``j0``; it holds ``w`` samples past ``last_dec``.
+    """
     w = _nwin(p)
-    n_jerk = buf.n_seen - delay             # jerk known for counts [0, n_jerk)
-    last_dec = n_jerk - 1 - w               # candidates up to here have their full window
-    if last_dec < next_cand:
-        return [], [], chain, next_cand
-    j0 = n_jerk - buf.jerk.shape[0]         # count of jerk[0]
+    n_jerk = last_dec + 1 + w
     lo = max(0, next_cand - w)
-    y = buf.jerk[lo - j0: n_jerk - j0]
+    y = jerk[lo - j0: n_jerk - j0]
     c0 = next_cand - lo                     # index in y of the first candidate
     c1 = last_dec - lo + 1                  # y holds w samples past the last candidate
     yc = y[c0:c1]
@@ -358,17 +475,24 @@ def _decide(p: GaitParams, buf: _Buffers, chain: _Chain, next_cand: int, delay: 
     # much rarer: the window test then looks at a few candidates only)
     above = np.flatnonzero((yc > p.min_jerk_g_s) & (yc > before) & (yc >= y[c0 + 1: c1 + 1])
                            ) + c0
-    contacts: list[Contact] = []
-    strides: list[Stride] = []
     if not above.shape[0]:
-        return contacts, strides, chain, last_dec + 1
+        return []
     # a contact is the largest (first largest on ties) within +-w; the window is cut at
     # the start (one gather for all candidates)
     npad = max(0, w - c0)
     pad = np.concatenate((np.full(npad, -np.inf), y)) if npad else y
     win = pad[above[:, None] + (npad - w + np.arange(2 * w + 1))]
-    peaks = above[np.argmax(win, axis=1) == w] + lo
-    for j in peaks.tolist():
+    out: list[int] = (above[win.argmax(axis=1) == w] + lo).tolist()
+    return out
+
+
+def _chain_peaks(p: GaitParams, buf: _Buffers, chain: _Chain, peaks: Sequence[int],
+                 delay: int) -> tuple[list[Contact], list[Stride], _Chain]:
+    """The contacts and strides of the candidates ``peaks`` (in order) on the chain."""
+    w = _nwin(p)
+    contacts: list[Contact] = []
+    strides: list[Stride] = []
+    for j in peaks:
         if chain.last_ic >= 0 and j - chain.last_ic <= w:
             continue
         ic_n = chain.ic_n
@@ -382,7 +506,7 @@ def _decide(p: GaitParams, buf: _Buffers, chain: _Chain, next_cand: int, delay: 
             contacts.append(c)
         if st is not None:
             strides.append(st)
-    return contacts, strides, chain, last_dec + 1
+    return contacts, strides, chain
 
 
 def _contact(p: GaitParams, buf: _Buffers, chain: _Chain, j: int, delay: int
@@ -408,7 +532,7 @@ def _contact(p: GaitParams, buf: _Buffers, chain: _Chain, j: int, delay: int
     keep = bool(ic_t) and t - ic_t[-1] <= p.max_step_s
     if keep:
         i_prev = ic_n[-1] - n_buf0
-        keep = i_prev >= 0 and not bool(filled[i_prev: i + 1].any())
+        keep = i_prev >= 0 and not np.count_nonzero(filled[i_prev: i + 1])
     ic_side: tuple[str, ...] = chain.ic_side
     ev: tuple[float, ...] = chain.side_ev
     if not keep:
@@ -431,7 +555,7 @@ def _contact(p: GaitParams, buf: _Buffers, chain: _Chain, j: int, delay: int
         t0, n0 = ic_t[-2], ic_n[-2]
         i0 = n0 - n_buf0
         osc = np.nan
-        if i0 >= 0 and not bool(filled[i0: i + 1].any()):
+        if i0 >= 0 and not np.count_nonzero(filled[i0: i + 1]):
             osc = vertical_osc_cm(buf.av_g[i0: i + 1], p.fs_hz)
         stride_s = t - t0
         stride = Stride(t0, t, side, stride_s, t - ic_t[-1], 120.0 / stride_s, osc)
@@ -446,7 +570,7 @@ def _dot3(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]
 def _mean(x: NDArray[np.float64]) -> float:
     # a sequential sum: numpy's pairwise sum depends on the memory alignment of the data,
     # which depends on how the stream was chunked
-    return float(np.cumsum(x)[-1]) / x.shape[0] if x.shape[0] else float("nan")
+    return float(x.cumsum()[-1]) / x.shape[0] if x.shape[0] else float("nan")
 
 
 def vertical_osc_cm(av_g: NDArray[np.float64], fs_hz: float) -> float:
@@ -503,6 +627,6 @@ def match_events(det_s: Sequence[float], ref_s: Sequence[float], tol_s: float
 
 
 __all__: Sequence[str] = [
-    "Contact", "GaitParams", "GaitState", "Stride", "analyze", "init_state", "match_events",
-    "run_batch", "step", "vertical_osc_cm",
+    "Contact", "GaitParams", "GaitState", "Stride", "analyze", "frames_step", "init_state",
+    "match_events", "run_batch", "step", "vertical_osc_cm",
 ]

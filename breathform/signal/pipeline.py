@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -217,6 +218,7 @@ def _emit(p: PipelineParams, s: PipelineState, final: bool
         else:
             return [], s
     out: list[Metrics] = []
+    hr: _HrList | None = None
     crow, srow = list(s.chest_rows), list(s.sacrum_rows)
     ci = si = 0
     while True:
@@ -229,7 +231,9 @@ def _emit(p: PipelineParams, s: PipelineState, final: bool
             si += 1
         c = crow[ci] if ci < len(crow) and int(crow[ci].t_s) == k else None
         r = srow[si] if si < len(srow) and int(srow[si].t_s) == k else None
-        out.append(_fuse(p, s, k, c, r))
+        if hr is None:
+            hr = _HrList(s.hr_t_s.tolist(), s.hr_bpm.tolist())
+        out.append(_fuse(p, hr, k, c, r))
         k += 1
     while ci < len(crow) and int(crow[ci].t_s) < k:
         ci += 1
@@ -243,7 +247,14 @@ def _emit(p: PipelineParams, s: PipelineState, final: bool
                         k_emit=k, hr_t_s=s.hr_t_s[keep_hr], hr_bpm=s.hr_bpm[keep_hr])
 
 
-def _fuse(p: PipelineParams, s: PipelineState, k: int, c: sn.ChestSecond | None,
+class _HrList(NamedTuple):
+    """The recent heart rates as plain floats (times, bpm)."""
+
+    t_s: list[float]
+    bpm: list[float]
+
+
+def _fuse(p: PipelineParams, hr_recent: _HrList, k: int, c: sn.ChestSecond | None,
           r: sn.SacrumSecond | None) -> Metrics:
     nan = math.nan
     rate = depth = lean = twist = chest_cad = nan
@@ -268,9 +279,11 @@ def _fuse(p: PipelineParams, s: PipelineState, k: int, c: sn.ChestSecond | None,
     # k have arrived, and a heart-rate notification received just before k may be processed
     # after them (clock-mapping error, batching). Lagging 1 s makes the choice independent
     # of batching, so a replay gives the live values exactly.
-    sel = np.flatnonzero((s.hr_t_s <= k - HR_LAG_S) & (s.hr_t_s > k - p.hr_max_age_s))
-    if sel.size:
-        hr = float(s.hr_bpm[sel[-1]])
+    lo_s, hi_s = k - p.hr_max_age_s, k - HR_LAG_S
+    for t, bpm in zip(reversed(hr_recent.t_s), reversed(hr_recent.bpm), strict=True):
+        if lo_s < t <= hi_s:   # the latest one in the window
+            hr = bpm
+            break
     return Metrics(t_s=float(k), rate_bpm=rate, depth_rel=depth, breath_quality=quality,
                    strides_per_breath=spb, cadence_spm=cad, pelvic_tilt_deg=tilt,
                    pelvic_drop_range_deg=drop, pelvic_rotation_range_deg=rot,

@@ -26,6 +26,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from itertools import accumulate
 
 import numpy as np
 from numpy.typing import NDArray
@@ -259,21 +260,29 @@ def frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
         A row per frame; the calibration (vertical, forward) as it stood after each frame
         (arrays shared with the state: do not modify); and the new state.
     """
+    if not frames:  # nothing completed (live: most calls)
+        return [], [], s
     rows, axes, s, _ = _frames_step(p, s, frames, step_s)
     return rows, axes, s
 
 
 _NO_GRAV = np.zeros((0, 3))
 _NO_GRAV.setflags(write=False)
+_NO_ANGLE = np.zeros(0)
+_NO_ANGLE.setflags(write=False)
 
 
 _FrameOrient = tuple[ori.Orientation, NDArray[np.float64] | None, int, int]
 """A frame's orientation, its run's quaternions and the frame's rows a:b in them."""
 
 
-def _orient_frames(p: PostureParams, os_: ori.OrientationState, frames: Sequence[fr.Frame]
+def _orient_frames(p: PostureParams, os_: ori.OrientationState, frames: Sequence[fr.Frame],
+                   resets: Sequence[bool]
                    ) -> tuple[list[_FrameOrient | None], ori.OrientationState]:
-    """Orientation of each frame's samples (None when empty), one filter call per run."""
+    """Orientation of each frame's samples (None when empty), one filter call per run.
+
+    ``resets`` are the frames' ``reset`` flags.
+    """
     op = _orient_params(p)
     out: list[_FrameOrient | None] = [None] * len(frames)
     run: list[int] = []
@@ -300,8 +309,8 @@ def _orient_frames(p: PostureParams, os_: ori.OrientationState, frames: Sequence
             a = b
         return os_
 
-    for i, f in enumerate(frames):
-        if f.reset:
+    for i, (f, reset) in enumerate(zip(frames, resets, strict=True)):
+        if reset:
             os_ = ori.reset(op, flush(os_))
             run = []
         if f.samples.n:
@@ -314,78 +323,183 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
                  ) -> tuple[list[PostureSecond], list[tuple[NDArray[np.float64],
                                                             NDArray[np.float64]]],
                             PostureState, list[NDArray[np.float64]]]:
-    orients, os_ = _orient_frames(p, s.orient, frames)
-    rows: list[PostureSecond] = []
+    resets = [f.reset for f in frames]
+    orients, os_ = _orient_frames(p, s.orient, frames, resets)
+    live = [f.samples for f, fo in zip(frames, orients, strict=True) if fo is not None]
+    stats = _frame_stats([x.acc_g for x in live])
+    off = [0, live[0].n] if len(live) == 1 else [0, *accumulate(x.n for x in live)]
+    # gravity in the segment frame, per calibrated second (a (n,3) @ (3,) product per
+    # second: over many seconds at once it may round differently); angles in one pass
+    one = len(live) == 1
+    g3: tuple[NDArray[np.float64], ...] = ()
+    if not one:
+        gxyz = np.zeros((3, off[-1]))
+        g3 = (gxyz[0], gxyz[1], gxyz[2])
+    any_cal = False
     axes: list[tuple[NDArray[np.float64], NDArray[np.float64]]] = []
     gravs: list[NDArray[np.float64]] = []
-    roll_hist, yaw_hist = s.roll_hist, s.yaw_hist
+    info: list[tuple[bool, bool, bool, int]] = []  # still, running, calibrated, live index
     y_ax: tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]] | None = None
+    roll_hist, yaw_hist = s.roll_hist, s.yaw_hist
+    li = 0
+    for f, st_s, fo, reset in zip(frames, step_s, orients, resets, strict=True):
+        if reset:
+            s = reset_filters(p, s)
+        axes_now = (s.vertical, s.forward)
+        if fo is None:
+            info.append((False, False, _calibrated(s), -1))
+            axes.append(axes_now)
+            gravs.append(_NO_GRAV)
+            continue
+        x = f.samples
+        grav = fo[0].grav_g
+        mean, std_max, norm = stats[li]
+        # norm(mean) as np.linalg.norm computes it (sqrt of the dot product)
+        still = bool(std_max < p.still_std_g
+                     and abs(math.sqrt(float(mean.dot(mean))) - 1.0) < 0.05
+                     and x.n >= 0.5 * p.fs_hz)
+        if still and x.gyr_dps is not None:
+            still = float(np.linalg.norm(x.gyr_dps, axis=1).mean()) < p.still_gyr_dps
+        running = nu.std1(norm) > p.run_std_g
+        s = _update_vertical(p, s, still, mean)
+        if running and not math.isnan(s.vertical[0]) and math.isnan(s.forward[0]):
+            s = _update_forward(p, s, x.acc_g, grav, st_s)
+        calibrated = _calibrated(s)
+        if calibrated:
+            if y_ax is None or y_ax[0] is not s.vertical or y_ax[1] is not s.forward:
+                y_ax = (s.vertical, s.forward, _cross3(s.vertical, s.forward))
+            any_cal = True
+            if one:
+                g3 = (grav @ s.forward, grav @ y_ax[2], grav @ s.vertical)
+            else:
+                a, b = off[li], off[li + 1]
+                np.matmul(grav, s.forward, out=gxyz[0, a:b])
+                np.matmul(grav, y_ax[2], out=gxyz[1, a:b])
+                np.matmul(grav, s.vertical, out=gxyz[2, a:b])
+        info.append((still, running, calibrated, li))
+        axes.append((s.vertical, s.forward))
+        gravs.append(grav)
+        li += 1
+    pitch_all = roll_all = _NO_ANGLE
+    if any_cal:
+        pitch_all, roll_all = _angles_deg(*g3)
     # heading of the rest of a run's samples from this frame on (elementwise, so a frame's
     # rows are what heading_deg gives on the frame alone), again if the forward axis changes
     yaw_run: tuple[NDArray[np.float64], NDArray[np.float64], int, NDArray[np.float64]] | None
     yaw_run = None
-    for f, st_s, fo in zip(frames, step_s, orients, strict=True):
-        x = f.samples
-        if f.reset:
-            s = reset_filters(p, s)
-            roll_hist, yaw_hist = s.roll_hist, s.yaw_hist
+    # with a gyroscope, the angle histories of the seconds as one array each (a second's
+    # history is the hist_len samples ending with it): the ranges of all seconds at once
+    m = _hist_len(p)
+    roll_parts, yaw_parts = [roll_hist], [yaw_hist]
+    ends: list[int] = []      # end of each live second's history in the joined arrays
+    strides: list[float] = []
+    pitches: list[float] = []
+    end = m
+    for f, st_s, fo, (_, _, calibrated, li), (_, fwd), reset in zip(
+            frames, step_s, orients, info, axes, resets, strict=True):
+        if reset:
+            roll_hist = yaw_hist = np.full(m, np.nan)
+            roll_parts.append(roll_hist)
+            yaw_parts.append(yaw_hist)
+            end += m
         if fo is None:
-            rows.append(PostureSecond(float(f.k), np.nan, np.nan, np.nan, False, False,
-                                      _calibrated(s), 1.0))
-            axes.append((s.vertical, s.forward))
-            gravs.append(_NO_GRAV)
+            pitches.append(np.nan)
             continue
-        o, quat_run, a, b = fo
-        acc = x.acc_g
-        grav = o.grav_g
-        mean, std = nu.mean_std_axis0(acc)
-        still = bool(std.max() < p.still_std_g
-                     and abs(float(np.linalg.norm(mean)) - 1.0) < 0.05
-                     and x.n >= 0.5 * p.fs_hz)
-        if still and x.gyr_dps is not None:
-            still = float(np.linalg.norm(x.gyr_dps, axis=1).mean()) < p.still_gyr_dps
-        norm = np.linalg.norm(acc, axis=1)
-        running = nu.std1(norm) > p.run_std_g
-        s = _update_vertical(p, s, still, mean)
-        if running and not np.isnan(s.vertical[0]) and np.isnan(s.forward[0]):
-            s = _update_forward(p, s, acc, grav, st_s)
         pitch = np.nan
-        calibrated = _calibrated(s)
         roll = yaw = None
         if calibrated:
-            if y_ax is None or y_ax[0] is not s.vertical or y_ax[1] is not s.forward:
-                y_ax = (s.vertical, s.forward, _cross3(s.vertical, s.forward))
-            pitch_s, roll_s = _pitch_roll_deg(grav, s.vertical, s.forward, y_ax[2])
-            pitch = float(pitch_s.mean())
+            a, b = off[li], off[li + 1]
+            pitch = float(pitch_all[a:b].mean())
+            _, quat_run, qa, qb = fo
             if quat_run is not None:
-                roll = roll_s
-                if yaw_run is None or yaw_run[0] is not quat_run or yaw_run[1] is not s.forward:
-                    yaw_run = (quat_run, s.forward, a, heading_deg(quat_run[a:], s.forward))
-                a0 = yaw_run[2]
-                yaw = yaw_run[3][a - a0:b - a0]
-        roll_rng = yaw_rng = np.nan
+                roll = roll_all[a:b]
+                if yaw_run is None or yaw_run[0] is not quat_run or yaw_run[1] is not fwd:
+                    yaw_run = (quat_run, fwd, qa, heading_deg(quat_run[qa:], fwd))
+                q0 = yaw_run[2]
+                yaw = yaw_run[3][qa - q0:qb - q0]
+        pitches.append(pitch)
         if p.has_gyro:   # without one the history stays NaN: skip the work
+            n = f.samples.n
             if roll is None or yaw is None:
-                roll = yaw = np.full(x.n, np.nan)
-            roll_hist = _push_hist(roll_hist, roll)
-            yaw_hist = _push_hist(yaw_hist, yaw)
-            stride_s = 2.0 * st_s
-            roll_rng = stride_range_deg(roll_hist, stride_s, p.fs_hz)
-            yaw_rng = stride_range_deg(yaw_hist, stride_s, p.fs_hz, period_deg=360.0)
-        rows.append(PostureSecond(float(f.k), pitch, roll_rng, yaw_rng, still, running,
-                                  calibrated, f.filled_frac))
-        axes.append((s.vertical, s.forward))
-        gravs.append(grav)
+                roll = yaw = np.full(n, np.nan)
+            roll_parts.append(roll)
+            yaw_parts.append(yaw)
+            end += n
+            ends.append(end)
+            strides.append(2.0 * st_s)
+    roll_rng: list[float] = []
+    yaw_rng: list[float] = []
+    if p.has_gyro and len(roll_parts) > 1:
+        big_roll, big_yaw = np.concatenate(roll_parts), np.concatenate(yaw_parts)
+        roll_hist, yaw_hist = big_roll[end - m:end], big_yaw[end - m:end]
+        if len(ends) == 1:  # one second (live)
+            roll_rng = [stride_range_deg(roll_hist, strides[0], p.fs_hz)]
+            yaw_rng = [stride_range_deg(yaw_hist, strides[0], p.fs_hz, period_deg=360.0)]
+        else:
+            roll_rng = _stride_ranges_deg(big_roll, ends, strides, p.fs_hz, m)
+            yaw_rng = _stride_ranges_deg(big_yaw, ends, strides, p.fs_hz, m, 360.0)
+    rows: list[PostureSecond] = []
+    r = 0
+    for f, fo, pitch, (still, running, calibrated, _) in zip(frames, orients, pitches, info,
+                                                              strict=True):
+        if fo is None:
+            rows.append(PostureSecond(float(f.k), np.nan, np.nan, np.nan, False, False,
+                                      calibrated, 1.0))
+            continue
+        rr = yr = np.nan
+        if roll_rng:
+            rr, yr = roll_rng[r], yaw_rng[r]
+            r += 1
+        rows.append(PostureSecond(float(f.k), pitch, rr, yr, still, running, calibrated,
+                                  f.filled_frac))
     s = PostureState(s.framer, os_, s.still_run, s.v_sum, s.vertical, s.vertical_final,
                      s.run_seen, s.cov, s.xcov, s.fwd_n, s.forward, roll_hist, yaw_hist)
     return rows, axes, s, gravs
 
 
-def _push_hist(hist: NDArray[np.float64], new: NDArray[np.float64]) -> NDArray[np.float64]:
-    m = hist.shape[0]
-    if new.shape[0] >= m:
-        return new[-m:].copy()
-    return np.concatenate((hist[new.shape[0]:], new))
+def _frame_stats(accs: Sequence[NDArray[np.float64]]
+                 ) -> list[tuple[NDArray[np.float64], float, NDArray[np.float64]]]:
+    """Per second: mean acc (3,), the largest per-axis std and the norm of each sample.
+
+    As :func:`breathform.signal._numeric.mean_std_axis0` and ``np.linalg.norm(acc,
+    axis=1)`` give them second by second (seconds of one length reduced together: each
+    second's sums run in the same order).
+    """
+    if len(accs) == 1:  # one second (live)
+        acc = accs[0]
+        mean, std = nu.mean_std_axis0(acc)
+        sq = acc * acc
+        return [(mean, float(std.max()), np.sqrt(np.add.reduce(sq, axis=1)))]
+    if not accs:
+        return []
+    allacc = np.concatenate(accs)
+    sq = allacc * allacc
+    norms = np.sqrt(np.add.reduce(sq, axis=1))  # == np.linalg.norm(allacc, axis=1)
+    offs = [0, *accumulate(a.shape[0] for a in accs)]
+    stats: list[tuple[NDArray[np.float64], float] | None] = [None] * len(accs)
+    by_len: dict[int, list[int]] = {}
+    for i, acc in enumerate(accs):
+        by_len.setdefault(acc.shape[0], []).append(i)
+    for n, idx in by_len.items():
+        if len(idx) == 1:
+            mean, std = nu.mean_std_axis0(accs[idx[0]])
+            stats[idx[0]] = (mean, float(std.max()))
+            continue
+        x = np.stack([accs[i] for i in idx])
+        m = np.add.reduce(x, axis=1, keepdims=True)
+        m /= n
+        d = x - m
+        d *= d
+        var = np.add.reduce(d, axis=1)
+        var /= n
+        std_max = np.sqrt(var).max(axis=1).tolist()
+        for r, i in enumerate(idx):
+            stats[i] = (m[r, 0], std_max[r])
+    out = []
+    for i, st in enumerate(stats):
+        assert st is not None
+        out.append((st[0], st[1], norms[offs[i]:offs[i + 1]]))
+    return out
 
 
 def stride_range_deg(angle_deg: NDArray[np.float64], stride_s: float, fs_hz: float,
@@ -416,8 +530,64 @@ def stride_range_deg(angle_deg: NDArray[np.float64], stride_s: float, fs_hz: flo
     return float(a.max() - a.min())
 
 
+def _stride_ranges_deg(big: NDArray[np.float64], ends: Sequence[int],
+                       strides_s: Sequence[float], fs_hz: float, m: int,
+                       period_deg: float | None = None) -> list[float]:
+    """:func:`stride_range_deg` of ``big[e - m:e]`` for each ``e`` in ``ends`` (bit-identical).
+
+    The windows (of different lengths) are gathered into one padded array; every step is
+    elementwise or an exact reduction (max, min, all) over each row's own samples, as
+    :func:`stride_range_deg` does it on one window. A window that needs unwrapping (a jump
+    of half a period) goes through :func:`stride_range_deg` itself.
+    """
+    out = [math.nan] * len(ends)
+    sel: list[int] = []
+    wins: list[int] = []
+    for k, st in enumerate(strides_s):
+        if math.isfinite(st):
+            win = round(st * fs_hz)
+            if 2 <= win < m:
+                sel.append(k)
+                wins.append(win)
+    if not sel:
+        return out
+    e = np.asarray([ends[k] for k in sel])
+    w = np.asarray(wins)
+    n_max = int(w.max()) + 1
+    j = np.arange(n_max)
+    valid = j[None, :] <= w[:, None]
+    idx = np.where(valid, (e - w - 1)[:, None] + j[None, :], (e - 1)[:, None])
+    a = big[idx]
+    ok: list[bool] = np.asarray(np.isfinite(a).all(axis=1)).tolist()
+    if period_deg is not None:
+        dd = np.abs(a[:, 1:] - a[:, :-1])
+        dd[~valid[:, 1:]] = 0.0
+        ok_wrap: list[bool] = (dd.max(axis=1) < period_deg / 2).tolist()
+        a[:, 1:] += 0.0   # as unwrap: -0.0 becomes 0.0
+    else:
+        ok_wrap = [True] * len(sel)
+    rows = np.arange(len(sel))
+    stop = a[rows, w] - a[:, 0]
+    line = j[None, :] * (stop / w)[:, None]
+    line += 0.0
+    line[rows, w] = stop
+    a -= line
+    hi = np.where(valid, a, -np.inf).max(axis=1)
+    lo = np.where(valid, a, np.inf).min(axis=1)
+    rng = (hi - lo).tolist()
+    for r, k in enumerate(sel):
+        if not ok[r]:
+            continue
+        if ok_wrap[r]:
+            out[k] = rng[r]
+        else:
+            out[k] = stride_range_deg(big[ends[k] - m:ends[k]], strides_s[k], fs_hz,
+                                      period_deg)
+    return out
+
+
 def _calibrated(s: PostureState) -> bool:
-    return not (np.isnan(s.vertical[0]) or np.isnan(s.forward[0]))
+    return not (math.isnan(s.vertical[0]) or math.isnan(s.forward[0]))
 
 
 def _update_vertical(p: PostureParams, s: PostureState, still: bool,
@@ -490,9 +660,12 @@ def _cross3(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float6
 def _pitch_roll_deg(grav: NDArray[np.float64], vertical: NDArray[np.float64],
                     forward: NDArray[np.float64], y_ax: NDArray[np.float64]
                     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    gx = grav @ forward
-    gy = grav @ y_ax
-    gz = grav @ vertical
+    return _angles_deg(grav @ forward, grav @ y_ax, grav @ vertical)
+
+
+def _angles_deg(gx: NDArray[np.float64], gy: NDArray[np.float64], gz: NDArray[np.float64]
+                ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Pitch and roll (deg) from gravity in the segment frame (elementwise)."""
     return (np.asarray(np.degrees(np.arctan2(-gx, np.hypot(gy, gz)))),
             np.asarray(np.degrees(np.arctan2(gy, gz))))
 

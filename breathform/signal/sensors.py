@@ -246,11 +246,11 @@ def chest_samples_step(p: ChestParams, s: ChestState, x: Samples
                                                       s.hist, s.stride_s)
     prows, axes, ps = posture.frames_step(pp, s.posture, filled,
                                           [60.0 / c.cadence_spm for c in crows])
-    bs = s.breath
+    brows, bs = breathing.frames_step(bp, s.breath, [
+        breathing.BreathFrame(f, vert, fwd, crow.stride_s, prow.still)
+        for f, crow, prow, (vert, fwd) in zip(filled, crows, prows, axes, strict=True)])
     out = []
-    for f, crow, prow, (vert, fwd) in zip(filled, crows, prows, axes, strict=True):
-        bf = breathing.BreathFrame(f, vert, fwd, crow.stride_s, prow.still)
-        brow, bs = breathing.frame_step(bp, bs, bf)
+    for f, crow, prow, brow in zip(filled, crows, prows, brows, strict=True):
         out.append(ChestSecond(
             t_s=float(f.k), rate_bpm=brow.rate_bpm, depth_rel=brow.depth_rel,
             breath_quality=brow.quality, trunk_lean_deg=prow.pitch_deg,
@@ -279,7 +279,7 @@ def _fill_cadence(fs_hz: float, cp: cadence.CadenceParams, cs: cadence.CadenceSt
         if f.reset:
             hist = np.zeros_like(hist)
             pend = []
-        if bool(f.samples.filled.any()):
+        if np.count_nonzero(f.samples.filled):
             if group:
                 rows, cs = cadence.frames_step(cp, cs, group)
                 crows += rows
@@ -328,12 +328,9 @@ def sacrum_samples_step(p: SacrumParams, s: SacrumState, x: Samples
     """Feed gridded sacrum samples; return a row per completed second."""
     _, pp, cp = _sacrum_sub(p)
     frames, fst = fr.push(s.framer, x, p.has_gyro)
-    gp, gs = _gait_params(p), s.gait
-    strides = []
-    for f in frames:
-        # gait sees the gridded samples as they are (gap-filled ones flagged), per second
-        _, st, gs = gait.step(gp, gs, f.samples)
-        strides.append(tuple(st))
+    # gait sees the gridded samples as they are (gap-filled ones flagged), per second
+    decided, gs = gait.frames_step(_gait_params(p), s.gait, [f.samples for f in frames])
+    strides = [tuple(st) for _, st in decided]
     filled, crows, cs, hist, stride_s = _fill_cadence(p.fs_hz, cp, s.cadence, frames,
                                                       s.hist, s.stride_s)
     prows, _, ps = posture.frames_step(pp, s.posture, filled,
