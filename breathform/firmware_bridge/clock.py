@@ -281,18 +281,24 @@ def _lower_hull(ts: tuple[float, ...], ys: tuple[float, ...]) -> list[int]:
     return hull
 
 
+def _hull_slope(ts: tuple[float, ...], ys: tuple[float, ...], hull: list[int],
+                r: float) -> float:
+    """Slope of the lower hull's edge over the bins' mean time (``r`` if the hull is a point)."""
+    if len(hull) < 2:
+        return r
+    tm = sum(ts) / len(ts)
+    i = 0
+    while i < len(hull) - 2 and ts[hull[i + 1]] < tm:
+        i += 1
+    i1, i2 = hull[i], hull[i + 1]
+    return (ys[i2] - ys[i1]) / (ts[i2] - ts[i1])
+
+
 def _fit(p: ClockParams, ts: tuple[float, ...], ys: tuple[float, ...], prev_r: float
          ) -> tuple[float, float]:
     r = prev_r
     if len(ts) >= 2 and ts[-1] - ts[0] >= p.min_baseline_s:
-        hull = _lower_hull(ts, ys)
-        if len(hull) >= 2:
-            tm = sum(ts) / len(ts)
-            i = 0
-            while i < len(hull) - 2 and ts[hull[i + 1]] < tm:
-                i += 1
-            i1, i2 = hull[i], hull[i + 1]
-            r = (ys[i2] - ys[i1]) / (ts[i2] - ts[i1])
+        r = _hull_slope(ts, ys, _lower_hull(ts, ys), r)
     rmax = p.max_drift_ppm * _PPM
     r = min(max(r, -rmax), rmax)
     a = min(map(operator.sub, ys, map(operator.mul, itertools.repeat(r), ts)))
@@ -332,13 +338,7 @@ def _fit_prefix(p: ClockParams, ts: tuple[float, ...], ys: tuple[float, ...], pr
         hull = list(h)
         _push(hull, ts, ys, m - 1)
         _recent_hulls.append((ts, ys, tuple(hull)))
-        if len(hull) >= 2:
-            tm = sum(ts) / m
-            i = 0
-            while i < len(hull) - 2 and ts[hull[i + 1]] < tm:
-                i += 1
-            i1, i2 = hull[i], hull[i + 1]
-            r = (ys[i2] - ys[i1]) / (ts[i2] - ts[i1])
+        r = _hull_slope(ts, ys, hull, r)
     rmax = p.max_drift_ppm * _PPM
     r = min(max(r, -rmax), rmax)
     if m < 2:
