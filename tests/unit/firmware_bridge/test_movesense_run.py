@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
+from batch_equal import feed_both_ways
 
-from breathform.firmware_bridge.decode import SensorDecoder
 from breathform.firmware_bridge.devices import movesense as M
-from breathform.model import ImuBlock, RawPacket
+from breathform.model import RawPacket
 
 FS = 208.0
 
@@ -38,27 +37,7 @@ def _stream(seed: int) -> list[RawPacket]:
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_movesense_batches_equal_single_packets(seed: int) -> None:
     pkts = _stream(seed)
-    one = SensorDecoder("sacrum", "movesense", FS)
-    many = SensorDecoder("sacrum", "movesense", FS)
-    ref = [one.feed(p) for p in pkts]
-    rng = np.random.default_rng(seed)
-    got = []
-    i = 0
-    while i < len(pkts):
-        chunk = pkts[i:i + int(rng.integers(1, 200))]
-        got += many.feed_many(chunk)
-        i += len(chunk)
-    assert len(got) == len(ref)
-    for a, b in zip(ref, got, strict=True):
-        assert len(a) == len(b) == 1
-        x, y = a[0], b[0]
-        assert isinstance(x, ImuBlock) and isinstance(y, ImuBlock)
-        assert (x.seq, x.gap) == (y.seq, y.gap)
-        assert_array_equal(x.t_s, y.t_s)
-        assert_array_equal(x.acc_g, y.acc_g)
-        assert_array_equal(x.gyr_dps, y.gyr_dps)
-    assert repr(one.clock_state) == repr(many.clock_state)
-    assert (one.n_gaps, one.n_samples_lost, one.n_packets) == (
-        many.n_gaps, many.n_samples_lost, many.n_packets)
+    one, _, ref = feed_both_ways("sacrum", "movesense", FS, pkts, seed, 200, has_gyro=True)
+    assert all(len(a) == 1 for a in ref)
     assert one.clock_state.n_resets >= 1
     assert one.n_gaps > 0

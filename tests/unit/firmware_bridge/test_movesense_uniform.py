@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
+from batch_equal import feed_both_ways
 
-from breathform.firmware_bridge.decode import SensorDecoder
 from breathform.firmware_bridge.devices import movesense as M
-from breathform.model import ImuBlock, RawPacket
+from breathform.model import RawPacket
 
 FS = 104.0
 
@@ -46,26 +45,5 @@ def _stream(seed: int) -> list[RawPacket]:
 @pytest.mark.parametrize("seed", range(4))
 def test_uniform_batches_equal_single_packets(seed: int) -> None:
     pkts = _stream(seed)
-    one = SensorDecoder("sacrum", "movesense", FS)
-    many = SensorDecoder("sacrum", "movesense", FS)
-    ref = [one.feed(p) for p in pkts]
-    rng = np.random.default_rng(seed)
-    got = []
-    i = 0
-    while i < len(pkts):
-        chunk = pkts[i:i + int(rng.integers(1, 100))]
-        got += many.feed_many(chunk)
-        i += len(chunk)
-    assert len(got) == len(ref)
-    for a, b in zip(ref, got, strict=True):
-        assert len(a) == len(b)
-        for x, y in zip(a, b, strict=True):
-            assert isinstance(x, ImuBlock) and isinstance(y, ImuBlock)
-            assert (x.seq, x.gap, x.n) == (y.seq, y.gap, y.n)
-            assert_array_equal(x.t_s, y.t_s)
-            assert_array_equal(x.acc_g, y.acc_g)
-            assert_array_equal(x.gyr_dps, y.gyr_dps)
-    assert repr(one.clock_state) == repr(many.clock_state)
-    for attr in ("n_gaps", "n_samples_lost", "n_packets", "n_decode_errors", "n_ignored"):
-        assert getattr(one, attr) == getattr(many, attr), attr
+    one, _, _ = feed_both_ways("sacrum", "movesense", FS, pkts, seed, 100, has_gyro=True)
     assert one.n_decode_errors > 0 and one.n_gaps > 0
