@@ -22,17 +22,23 @@ def std1(z: NDArray[np.float64]) -> float:
     return math.sqrt(float(np.add.reduce(d)) / n)
 
 
-def mean_std_axis0(x: NDArray[np.float64]
-                   ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """``(x.mean(axis=0), x.std(axis=0))`` of a float64 (n, m) array, n >= 1."""
-    n = x.shape[0]
-    m = np.add.reduce(x, axis=0, keepdims=True)
+def mean_std(x: NDArray[np.float64], axis: int = 0
+             ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(x.mean(axis), x.std(axis))`` of a float64 array with ``x.shape[axis] >= 1``."""
+    n = x.shape[axis]
+    m = np.add.reduce(x, axis=axis, keepdims=True)
     m /= n
     d = x - m
     d *= d
-    var = np.add.reduce(d, axis=0)
+    var = np.add.reduce(d, axis=axis)
     var /= n
-    return m[0], np.sqrt(var)
+    return np.squeeze(m, axis), np.sqrt(var)
+
+
+def mean_std_axis0(x: NDArray[np.float64]
+                   ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(x.mean(axis=0), x.std(axis=0))`` of a float64 (n, m) array, n >= 1."""
+    return mean_std(x, 0)
 
 
 @lru_cache(maxsize=64)

@@ -480,21 +480,15 @@ def _frame_stats(accs: Sequence[NDArray[np.float64]]
     by_len: dict[int, list[int]] = {}
     for i, acc in enumerate(accs):
         by_len.setdefault(acc.shape[0], []).append(i)
-    for n, idx in by_len.items():
+    for idx in by_len.values():
         if len(idx) == 1:
             mean, std = nu.mean_std_axis0(accs[idx[0]])
             stats[idx[0]] = (mean, float(std.max()))
             continue
-        x = np.stack([accs[i] for i in idx])
-        m = np.add.reduce(x, axis=1, keepdims=True)
-        m /= n
-        d = x - m
-        d *= d
-        var = np.add.reduce(d, axis=1)
-        var /= n
-        std_max = np.sqrt(var).max(axis=1).tolist()
+        m, std = nu.mean_std(np.stack([accs[i] for i in idx]), 1)
+        std_max = std.max(axis=1).tolist()
         for r, i in enumerate(idx):
-            stats[i] = (m[r, 0], std_max[r])
+            stats[i] = (m[r], std_max[r])
     out = []
     for i, st in enumerate(stats):
         assert st is not None
