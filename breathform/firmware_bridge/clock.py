@@ -40,7 +40,7 @@ import functools
 import itertools
 import math
 import operator
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -242,11 +242,26 @@ def _chain(ts: Sequence[float], ys: Sequence[float], stop: int) -> list[int]:
     return hull
 
 
-_recent_hulls: collections.deque[tuple[tuple[float, ...], tuple[float, ...], tuple[int, ...]]]
-_recent_hulls = collections.deque(maxlen=8)
-"""The last hulls :func:`_lower_hull` returned (points and indices), across clocks: when a
-new bin starts, the bins before it are the previous fit's bins less the ones that left the
-window, and their hull is derived from that fit's hull."""
+_recent_hulls: collections.OrderedDict[
+    tuple[float, float], tuple[tuple[float, ...], tuple[float, ...], tuple[int, ...]]]
+_recent_hulls = collections.OrderedDict()
+"""The last hulls the fit built (points and indices), by their last point, across clocks:
+when a new bin starts, the bins before it are the previous fit's bins less the ones that
+left the window, and their hull is derived from that fit's hull. Keyed by the last point so
+that a clock finds its own last hull however many fits other clocks did in between."""
+
+_N_RECENT_HULLS = 128
+
+
+def _remember_hull(ts: tuple[float, ...], ys: tuple[float, ...], hull: tuple[int, ...]
+                   ) -> None:
+    """Keep a fit's hull for :func:`_hull_indices` (the oldest of too many are dropped)."""
+    _recent_hulls[(ts[-1], ys[-1])] = (ts, ys, hull)
+    if len(_recent_hulls) > _N_RECENT_HULLS:
+        try:
+            _recent_hulls.popitem(last=False)
+        except KeyError:  # another thread emptied it first
+            pass
 
 
 @functools.lru_cache(maxsize=16)
@@ -254,10 +269,12 @@ def _hull_indices(ts: tuple[float, ...], ys: tuple[float, ...]) -> tuple[int, ..
     m = len(ts)
     if m == 0:
         return ()
-    for pts, pys, phull in reversed(tuple(_recent_hulls)):  # a snapshot: thread-safe
+    earlier = _recent_hulls.get((ts[-1], ys[-1]))
+    if earlier is not None:
+        pts, pys, phull = earlier
         k = len(pts) - m
         if k < 0 or pts[k] != ts[0] or pts[k:] != ts or pys[k:] != ys:
-            continue
+            return tuple(_chain(ts, ys, m))
         # (ts, ys) = an earlier point set less its first k points. Every vertex of the
         # earlier hull at or after point k is still a vertex (dropping points only raises
         # the lower hull), so past the first such vertex h0 the chain over (ts, ys) makes
@@ -277,7 +294,7 @@ def _lower_hull(ts: tuple[float, ...], ys: tuple[float, ...]) -> list[int]:
     # coordinates, are cached: equal keys give the same decisions.
     hull = list(_hull_indices(ts[:-1], ys[:-1]))
     _push(hull, ts, ys, len(ts) - 1)
-    _recent_hulls.append((ts, ys, tuple(hull)))
+    _remember_hull(ts, ys, tuple(hull))
     return hull
 
 
@@ -337,7 +354,7 @@ def _fit_prefix(p: ClockParams, ts: tuple[float, ...], ys: tuple[float, ...], pr
             h = pre.hull = _hull_indices(ts[:-1], ys[:-1])
         hull = list(h)
         _push(hull, ts, ys, m - 1)
-        _recent_hulls.append((ts, ys, tuple(hull)))
+        _remember_hull(ts, ys, tuple(hull))
         r = _hull_slope(ts, ys, hull, r)
     rmax = p.max_drift_ppm * _PPM
     r = min(max(r, -rmax), rmax)
@@ -458,6 +475,119 @@ def _check_many(t: NDArray[np.float64], counts: Sequence[int], t_obs: Sequence[f
         i += n
 
 
+def _estimate(p: ClockParams, prm: tuple[float, ...], x: float) -> float:
+    """Scalar estimate of the map ``prm`` at rel device time x (``math.exp``: see _MARGIN_S)."""
+    _t_ref, out_ref, a, r, t0, e0, tau = prm
+    est = x * r + a + x + out_ref - p.latency_floor_s
+    if e0 != 0.0:
+        est += e0 * math.exp(-max(x - t0, 0.0) / tau)
+    return est
+
+
+def _guard_resets(p: ClockParams, prm: tuple[float, ...], first_rel: float,
+                  last_out_est: float, exact_last_out: Callable[[], float]) -> bool:
+    """Whether a packet's first sample, mapped by ``prm``, would not come after the last output.
+
+    Guards against float rounding putting the first output at/below the last one: decided
+    on the scalar estimates unless they are within ``_MARGIN_S`` of each other, then on the
+    exact values.
+    """
+    o0 = _estimate(p, prm, first_rel)
+    if abs(o0 - last_out_est) > _MARGIN_S * (1.0 + abs(last_out_est)):
+        return o0 <= last_out_est
+    return _map_exact(p, prm, first_rel) <= exact_last_out()
+
+
+_FAST_MIN_PACKETS = 24
+"""step_many() looks for quiet stretches (:func:`_quiet_stretches`) only when at least this
+many packets are left: for fewer the numpy set-up costs more than the packets' loop."""
+
+def _quiet_stretches(k0: int, t_obs: NDArray[np.float64], t_rx: NDArray[np.float64],
+                     force: NDArray[np.bool_] | None, counts: NDArray[np.intp],
+                     firsts: NDArray[np.float64], lasts: NDArray[np.float64],
+                     t_ref: float, out_ref: float, last_obs: float, last_sample: float,
+                     last_bin: float, last_y: float, bin_s: float, slope: float
+                     ) -> tuple[list[int], ...]:
+    """The runs of packets from k0 on that step_many() may take in bulk.
+
+    Valid while no packet re-anchors (``t_ref`` and ``out_ref`` stay). A packet is "hard" if
+    a check that does not depend on the fit fails: force_reset, its observation not after
+    the last one, its first sample not after the last sample (these three always
+    re-anchor), or it changes the envelope bins (a new bin, or an offset below the bin's
+    minimum; the bins evolve alike whatever the fits, as long as nothing re-anchors). The
+    other packets form the stretches; step_many() still checks, per stretch, the offset
+    threshold and the first-output guard, which depend on the fit.
+
+    Every per-packet value is computed with the scalar loop's float operations in the same
+    order (numpy's elementwise +, -, *, / are IEEE-identical to Python's floats).
+
+    Returns:
+        Lists with one entry per stretch: first packet, end (exclusive), least and
+        greatest offset y, first and last packet with samples (-1: none) and the least
+        guard gap (first sample minus the last sample before, times ``slope``) of the
+        packets with samples after the first (inf: none).
+    """
+    tr = t_obs[k0:] - t_ref
+    y = t_rx[k0:] - out_ref
+    y -= tr
+    n = counts[k0:]
+    m = tr.shape[0]
+    first_rel = firsts[k0:] - t_ref
+    last_rel = lasts[k0:] - t_ref
+    has = None if n.all() else n != 0
+    at = np.arange(m)
+    if has is None:
+        before = np.concatenate(([last_sample], last_rel[:-1]))  # last sample before each
+    else:
+        first_rel = np.where(has, first_rel, tr)
+        pos = np.where(has, at, -1)  # the last packet with samples up to each packet
+        np.maximum.accumulate(pos, out=pos)
+        before = np.concatenate(([last_sample], np.where(pos[:-1] >= 0, last_rel[pos[:-1]],
+                                                          last_sample)))
+    hard = first_rel <= before
+    hard[0] |= tr[0] <= last_obs
+    hard[1:] |= tr[1:] <= tr[:-1]
+    if force is not None:
+        hard |= force[k0:]
+    # envelope changes: y below the running minimum of its bin (the state's last bin first).
+    # Exact segmented running minimum, on ranks (a stable sort: an equal later y ranks
+    # higher, so it is not "below") minus the bin's segment number times more than any
+    # rank, so each new bin starts below everything before it.
+    bins = np.floor(tr / bin_s)
+    key = np.empty(m + 1, dtype=np.intp)
+    key[np.argsort(np.concatenate(([last_y], y)), kind="stable")] = np.arange(m + 1)
+    new_bin = np.concatenate(([not bins[0] == last_bin], bins[1:] != bins[:-1]))  # NaN: new
+    key[1:] -= np.cumsum(new_bin) * (m + 1)
+    hard |= key[1:] < np.minimum.accumulate(key)[:-1]
+    starts = np.flatnonzero(~hard & np.concatenate(([True], hard[:-1])))
+    if not starts.size:
+        return ([],) * 7
+    hard_at = np.append(np.flatnonzero(hard), m)
+    ends = hard_at[np.searchsorted(hard_at, starts)]
+    with np.errstate(invalid="ignore"):  # inf * 0 (no sample before, slope 0): NaN, not quiet
+        gap = (first_rel - before) * slope
+    if has is None:
+        first_nz, last_nz = starts, ends - 1
+    else:
+        gap[~has] = np.inf
+        nxt = np.where(has, at, m)[::-1]  # the first packet with samples from each packet on
+        first_nz = np.minimum.accumulate(nxt)[::-1][starts]
+        last_nz = pos[ends - 1]
+        first_nz = np.where(first_nz < ends, first_nz, -1 - k0)
+        last_nz = np.where(last_nz >= starts, last_nz, -1 - k0)
+    gap[first_nz[first_nz >= 0]] = np.inf  # its guard is decided on its own
+    # reduceat over [start, end) of each stretch: every other result of the interleaved
+    # indices (each array gets one more element, as an end may be m)
+    idx = np.empty(2 * starts.size, dtype=np.intp)
+    idx[0::2] = starts
+    idx[1::2] = ends
+    y = np.append(y, 0.0)
+    return ((starts + k0).tolist(), (ends + k0).tolist(),
+            np.minimum.reduceat(y, idx)[0::2].tolist(),
+            np.maximum.reduceat(y, idx)[0::2].tolist(), (first_nz + k0).tolist(),
+            (last_nz + k0).tolist(), np.minimum.reduceat(np.append(gap, 0.0), idx)[0::2].tolist())
+
+
 def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
               counts: Sequence[int], t_obs_dev_s: Sequence[float], t_rx_s: Sequence[float],
               force_reset: Sequence[bool]) -> tuple[NDArray[np.float64], ClockState, list[int]]:
@@ -469,6 +599,8 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
     output at or below the last one) use a scalar estimate unless it is within
     ``_MARGIN_S`` of the threshold, and mapped times that enter the state (the slew
     residual, the last output before a re-anchoring) are computed exactly as step() would.
+    Most packets change neither the envelope bins nor the fit: runs of them whose reset
+    checks all clearly pass are taken in bulk (:func:`_quiet_stretches`).
 
     Args:
         p: Clock settings.
@@ -487,6 +619,14 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
         InputError: If the arguments do not match or a time is invalid (then no packet
             is consumed).
     """
+    return _step_many(p, s, t_dev_s, counts, t_obs_dev_s, t_rx_s, force_reset, fast=True)
+
+
+def _step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
+               counts: Sequence[int], t_obs_dev_s: Sequence[float], t_rx_s: Sequence[float],
+               force_reset: Sequence[bool], *, fast: bool
+               ) -> tuple[NDArray[np.float64], ClockState, list[int]]:
+    """:func:`step_many`; with ``fast=False`` every packet goes through the scalar loop."""
     t = np.asarray(t_dev_s, dtype=np.float64)
     m = len(counts)
     if t.ndim != 1 or sum(counts) != t.shape[0] or not (
@@ -494,26 +634,28 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
         raise InputError(f"t_dev_s must have shape (sum(counts),) and one t_obs_dev_s, t_rx_s "
                          f"and force_reset per packet; got {t.shape}, {m} counts, "
                          f"{len(t_obs_dev_s)}, {len(t_rx_s)}, {len(force_reset)}")
-    ends = list(itertools.accumulate(counts))
+    cnt = np.array(counts, dtype=np.intp).reshape(m)
+    ends = np.cumsum(cnt)
     # strictly increasing (NaN compares False) within each packet and finite ends =>
     # all finite
     ok = all(map(math.isfinite, itertools.chain(t_obs_dev_s, t_rx_s)))
     if ok and t.shape[0]:
         inc = t[1:] > t[:-1]
-        bounds = [e - 1 for e in ends[:-1] if 0 < e < t.shape[0]]
-        if bounds:
+        bounds = ends[:-1][(ends[:-1] > 0) & (ends[:-1] < t.shape[0])] - 1
+        if bounds.size:
             inc[bounds] = True
         ok = (math.isfinite(float(t[0])) and math.isfinite(float(t[-1]))
               and bool(inc.all()))
         if ok:
-            nz = [e - 1 for e, n in zip(ends, counts, strict=True) if n]
-            ok = bool(np.isfinite(t[nz]).all())
+            ok = bool(np.isfinite(t[ends[cnt != 0] - 1]).all())
     if not ok:
         _check_many(t, counts, t_obs_dev_s, t_rx_s)
-    lasts = t[[e - 1 if n else 0 for e, n in zip(ends, counts, strict=True)]].tolist() \
-        if t.shape[0] else [0.0] * m
-    firsts = t[[e - n if n else 0 for e, n in zip(ends, counts, strict=True)]].tolist() \
-        if t.shape[0] else [0.0] * m
+    if t.shape[0]:
+        lasts_a = t[np.where(cnt != 0, ends - 1, 0)]
+        firsts_a = t[np.where(cnt != 0, ends - cnt, 0)]
+    else:
+        lasts_a = firsts_a = np.zeros(m)
+    lasts, firsts = lasts_a.tolist(), firsts_a.tolist()
     anchored = s.anchored
     t_ref, out_ref = s.t_ref_dev_s, s.out_ref_s
     ids, bt, by = s.bin_ids, s.bin_t_s, s.bin_y_s
@@ -527,12 +669,24 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
     floor, bin_s, thresh = p.latency_floor_s, p.bin_s, p.reset_thresh_s
     n_keep = math.ceil(p.window_s / p.bin_s)
     slope = _least_slope(p)
+    guard_gap = 4.0 * _MARGIN_S
     # the map of each run of packets mapped alike, and the samples in each run
     prms: list[tuple[float, ...]] = [(t_ref, out_ref, a, r, t0, e0, tau)]
     runs: list[int] = []
     run_n = 0
     pre = _Prefix()
     resets: list[int] = []
+    # quiet stretches (columns as _quiet_stretches returns them), the next one's index;
+    # found again after every (re-)anchoring
+    find = fast and m >= _FAST_MIN_PACKETS
+    st: tuple[list[int], ...] = ([],)
+    st_at, st_next = 0, m
+    if find:
+        t_obs_a = np.array(t_obs_dev_s, dtype=np.float64).reshape(m)
+        t_rx_a = np.array(t_rx_s, dtype=np.float64).reshape(m)
+        force_a = (np.array(force_reset, dtype=np.bool_).reshape(m) if any(force_reset)
+                   else None)
+        ends_l = ends.tolist()
 
     def exact_last_out() -> float:
         nonlocal last_out
@@ -540,7 +694,59 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
             last_out = _map_exact(p, *last_out_src)
         return last_out
 
-    for k in range(m):
+    k = 0
+    while k < m:
+        if find and anchored:
+            find = False
+            if m - k >= _FAST_MIN_PACKETS:
+                st = _quiet_stretches(k, t_obs_a, t_rx_a, force_a, cnt, firsts_a, lasts_a,
+                                      t_ref, out_ref, last_obs, last_sample,
+                                      ids[-1] if ids else math.nan, by[-1] if by else 0.0,
+                                      bin_s, slope)
+                st_at = 0
+                st_next = st[0][0] if st[0] else m
+        if k == st_next:
+            # Packets k..end-1 change nothing but bookkeeping, unless one resets on the
+            # offset threshold or the first-output guard. Both are checked for the whole
+            # stretch with bounds, loose by a factor far above float rounding; if a bound
+            # is not clearly met the packets go through the loop below one by one.
+            _, ends_st, y_los, y_his, fs, lsts, gaps = st
+            end, f, lst = ends_st[st_at], fs[st_at], lsts[st_at]
+            st_at += 1
+            st_next = st[0][st_at] if st_at < len(ends_st) else m
+            rt_lo, rt_hi = r * (t_obs_dev_s[k] - t_ref), r * (t_obs_dev_s[end - 1] - t_ref)
+            y_lo, y_hi = y_los[st_at - 1], y_his[st_at - 1]
+            tol = 1e-9 * (1.0 + abs(y_lo) + abs(y_hi) + abs(a) + abs(rt_lo) + abs(rt_hi))
+            quiet = (y_hi - a - min(rt_lo, rt_hi) + tol <= thresh
+                     and y_lo - a - max(rt_lo, rt_hi) - tol >= -thresh)
+            prm = prms[-1]
+            if quiet and f >= 0:
+                # the first packet with samples: its guard exactly as the loop decides it
+                fr = firsts[f] - t_ref
+                if not (last_out_src[0] is prm
+                        and (fr - last_sample) * slope > guard_gap * (1.0 + abs(last_out_est))):
+                    quiet = not _guard_resets(p, prm, fr, last_out_est, exact_last_out)
+                # the others' guards are skipped (the last output was mapped by the map in
+                # use) if the gap clears a bound of the threshold: |estimate| <= |x| (1 +
+                # |r|) + |a| + |out_ref| + floor + |e0|, x the last sample before (the last
+                # samples rise through the stretch)
+                gap = gaps[st_at - 1]
+                if quiet and gap != math.inf:
+                    x = max(abs(lasts[f] - t_ref), abs(lasts[lst] - t_ref))
+                    bound = (x * (1.0 + abs(r)) + abs(a) + abs(out_ref) + floor
+                             + abs(e0)) * (1.0 + 1e-9)
+                    quiet = gap > guard_gap * (1.0 + bound) * (1.0 + 1e-9)
+            if quiet:
+                run_n += ends_l[end - 1] - (ends_l[k - 1] if k else 0)
+                if lst >= 0:
+                    last_sample = lasts[lst] - t_ref
+                    last_out, last_out_src = None, (prm, last_sample)
+                    last_out_est = _estimate(p, prm, last_sample)
+                last_obs = t_obs_dev_s[end - 1] - t_ref
+                n_obs += end - k
+                resets += itertools.repeat(n_resets, end - k)
+                k = end
+                continue
         n = counts[k]
         t_first, t_last = firsts[k], lasts[k]
         t_obs, t_rx = t_obs_dev_s[k], t_rx_s[k]
@@ -556,19 +762,11 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
                     or abs(y - y_pred) > thresh):
                 reset = True
             elif n and not (last_out_src[0] is prms[-1] and (first_rel - last_sample) * slope
-                            > 4.0 * _MARGIN_S * (1.0 + abs(last_out_est))):
-                # guard against float rounding putting the first output at/below the last
-                # (skipped when the last output was mapped by the map in use, which rises
-                # at least ``slope`` per second: then the estimate below would be clearly
-                # above the last and decide "no reset")
-                prm = prms[-1]  # the map in use
-                o0 = first_rel * r + a + first_rel + out_ref - floor  # scalar estimate (math.exp)
-                if e0 != 0.0:
-                    o0 += e0 * math.exp(-max(first_rel - t0, 0.0) / tau)
-                if abs(o0 - last_out_est) > _MARGIN_S * (1.0 + abs(last_out_est)):
-                    if o0 <= last_out_est:
-                        reset = True
-                elif _map_exact(p, prm, first_rel) <= exact_last_out():
+                            > guard_gap * (1.0 + abs(last_out_est))):
+                # the guard (skipped when the last output was mapped by the map in use,
+                # which rises at least ``slope`` per second: then the estimate would be
+                # clearly above the last and decide "no reset")
+                if _guard_resets(p, prms[-1], first_rel, last_out_est, exact_last_out):
                     reset = True
         if reset is not None:  # anchor (first packet) or re-anchor
             cur = ClockState(anchored, t_ref, out_ref, ids, bt, by, a, r, t0, e0, tau,
@@ -587,15 +785,14 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
             else:  # no sample was mapped with the old map
                 prms[-1] = (t_ref, out_ref, a, r, t0, e0, tau)
             run_n = 0
+            find, st_next = fast and m >= _FAST_MIN_PACKETS, m
         prm = prms[-1]
         run_n += n
         t_rel = t_obs - t_ref
         if n:
             last_sample = t_last - t_ref
             last_out, last_out_src = None, (prm, last_sample)
-            last_out_est = last_sample * r + a + last_sample + out_ref - floor  # estimate
-            if e0 != 0.0:
-                last_out_est += e0 * math.exp(-max(last_sample - t0, 0.0) / tau)
+            last_out_est = _estimate(p, prm, last_sample)
         # _observe, on locals
         y = (t_rx - out_ref) - t_rel
         bid = math.floor(t_rel / bin_s)
@@ -631,10 +828,11 @@ def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
         last_obs = t_rel
         n_obs += 1
         resets.append(n_resets)
+        k += 1
     runs.append(run_n)
     out = _map_many(p, t, runs, prms)
     if last_out is None:  # the last packet with samples: its last output, as mapped
-        last_out = float(out[ends[max(k for k in range(m) if counts[k])] - 1])
+        last_out = float(out[ends[np.flatnonzero(cnt)[-1]] - 1])
     state = ClockState(anchored=anchored, t_ref_dev_s=t_ref, out_ref_s=out_ref, bin_ids=ids,
                        bin_t_s=bt, bin_y_s=by, fit_a_s=a, fit_drift=r, res_t0_s=t0,
                        res_e0_s=e0, res_tau_s=tau, last_obs_s=last_obs,
