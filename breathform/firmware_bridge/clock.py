@@ -502,12 +502,20 @@ _FAST_MIN_PACKETS = 24
 """step_many() looks for quiet stretches (:func:`_quiet_stretches`) only when at least this
 many packets are left: for fewer the numpy set-up costs more than the packets' loop."""
 
+_FAST_MIN_PER_BIN = 24.0
+"""... and only when a call's packets come at least this many per envelope bin. A bin's
+minimum moves about ln(n) times over n packets (the running minimum of random latencies),
+so quiet stretches are long only when bins hold many packets: with 11 packets per bin
+(a Polar H10 at 200 Hz) the set-up cost more than it saved, with 52 (a Movesense at
+208 Hz) it saved about a quarter of step_many's instructions."""
+
+
 def _quiet_stretches(k0: int, t_obs: NDArray[np.float64], t_rx: NDArray[np.float64],
                      force: NDArray[np.bool_] | None, counts: NDArray[np.intp],
                      firsts: NDArray[np.float64], lasts: NDArray[np.float64],
                      t_ref: float, out_ref: float, last_obs: float, last_sample: float,
                      last_bin: float, last_y: float, bin_s: float, slope: float
-                     ) -> tuple[list[int], ...]:
+                     ) -> tuple[list[list[int]], list[list[float]]]:
     """The runs of packets from k0 on that step_many() may take in bulk.
 
     Valid while no packet re-anchors (``t_ref`` and ``out_ref`` stay). A packet is "hard" if
@@ -522,70 +530,88 @@ def _quiet_stretches(k0: int, t_obs: NDArray[np.float64], t_rx: NDArray[np.float
     order (numpy's elementwise +, -, *, / are IEEE-identical to Python's floats).
 
     Returns:
-        Lists with one entry per stretch: first packet, end (exclusive), least and
-        greatest offset y, first and last packet with samples (-1: none) and the least
-        guard gap (first sample minus the last sample before, times ``slope``) of the
-        packets with samples after the first (inf: none).
+        Per stretch, in order: [first packet, end (exclusive), first and last packet with
+        samples (-1: none)], and [least offset y, minus the greatest, least guard gap
+        (first sample minus the last sample before, times ``slope``) of the packets with
+        samples after the first (inf: none)].
     """
+    m = t_obs.shape[0] - k0
     tr = t_obs[k0:] - t_ref
-    y = t_rx[k0:] - out_ref
-    y -= tr
+    y = np.empty(m + 1)  # the state's last bin minimum, then each packet's offset
+    y[0] = last_y
+    np.subtract(t_rx[k0:], out_ref, out=y[1:])
+    y[1:] -= tr
     n = counts[k0:]
-    m = tr.shape[0]
     first_rel = firsts[k0:] - t_ref
-    last_rel = lasts[k0:] - t_ref
+    before = np.empty(m)  # the last sample before each packet
+    before[0] = last_sample
     has = None if n.all() else n != 0
-    at = np.arange(m)
     if has is None:
-        before = np.concatenate(([last_sample], last_rel[:-1]))  # last sample before each
+        before[1:] = lasts[k0:-1]
+        before[1:] -= t_ref
     else:
-        first_rel = np.where(has, first_rel, tr)
-        pos = np.where(has, at, -1)  # the last packet with samples up to each packet
-        np.maximum.accumulate(pos, out=pos)
-        before = np.concatenate(([last_sample], np.where(pos[:-1] >= 0, last_rel[pos[:-1]],
-                                                          last_sample)))
+        first_rel[~has] = tr[~has]
+        last = np.where(has, np.arange(m), -1)  # the last packet with samples up to each
+        np.maximum.accumulate(last, out=last)
+        before[1:] = np.where(last[:-1] >= 0, lasts[k0:][last[:-1]] - t_ref, last_sample)
     hard = first_rel <= before
-    hard[0] |= tr[0] <= last_obs
-    hard[1:] |= tr[1:] <= tr[:-1]
+    prev = np.empty(m)
+    prev[0] = last_obs
+    prev[1:] = tr[:-1]
+    hard |= tr <= prev
     if force is not None:
         hard |= force[k0:]
     # envelope changes: y below the running minimum of its bin (the state's last bin first).
     # Exact segmented running minimum, on ranks (a stable sort: an equal later y ranks
     # higher, so it is not "below") minus the bin's segment number times more than any
     # rank, so each new bin starts below everything before it.
-    bins = np.floor(tr / bin_s)
+    bins = tr / bin_s
+    np.floor(bins, out=bins)
+    prev[0] = last_bin  # NaN (no bins yet): a new bin
+    prev[1:] = bins[:-1]
+    seg = np.cumsum(bins != prev)
+    seg *= -(m + 1)
     key = np.empty(m + 1, dtype=np.intp)
-    key[np.argsort(np.concatenate(([last_y], y)), kind="stable")] = np.arange(m + 1)
-    new_bin = np.concatenate(([not bins[0] == last_bin], bins[1:] != bins[:-1]))  # NaN: new
-    key[1:] -= np.cumsum(new_bin) * (m + 1)
+    key[np.argsort(y, kind="stable")] = np.arange(m + 1)
+    key[1:] += seg
     hard |= key[1:] < np.minimum.accumulate(key)[:-1]
-    starts = np.flatnonzero(~hard & np.concatenate(([True], hard[:-1])))
+    starts = np.flatnonzero(hard[:-1] & ~hard[1:]) + 1
+    if not hard[0]:
+        starts = np.concatenate(([0], starts))
     if not starts.size:
-        return ([],) * 7
-    hard_at = np.append(np.flatnonzero(hard), m)
-    ends = hard_at[np.searchsorted(hard_at, starts)]
-    with np.errstate(invalid="ignore"):  # inf * 0 (no sample before, slope 0): NaN, not quiet
-        gap = (first_rel - before) * slope
+        return [], []
+    ends = np.flatnonzero(~hard[:-1] & hard[1:]) + 1
+    if not hard[-1]:
+        ends = np.append(ends, m)
+    if slope > 0.0:  # (0 only if a test forces it: then no gap is "clear")
+        gap = first_rel - before
+        gap *= slope
+    else:
+        gap = np.full(m, np.nan)
     if has is None:
         first_nz, last_nz = starts, ends - 1
     else:
         gap[~has] = np.inf
-        nxt = np.where(has, at, m)[::-1]  # the first packet with samples from each packet on
+        nxt = np.where(has, np.arange(m), m)[::-1]  # the first packet with samples from each
         first_nz = np.minimum.accumulate(nxt)[::-1][starts]
-        last_nz = pos[ends - 1]
-        first_nz = np.where(first_nz < ends, first_nz, -1 - k0)
-        last_nz = np.where(last_nz >= starts, last_nz, -1 - k0)
+        first_nz[first_nz >= ends] = -1 - k0
+        last_nz = last[ends - 1]
+        last_nz[last_nz < starts] = -1 - k0
     gap[first_nz[first_nz >= 0]] = np.inf  # its guard is decided on its own
     # reduceat over [start, end) of each stretch: every other result of the interleaved
-    # indices (each array gets one more element, as an end may be m)
+    # indices (one more column, as an end may be m)
     idx = np.empty(2 * starts.size, dtype=np.intp)
     idx[0::2] = starts
     idx[1::2] = ends
-    y = np.append(y, 0.0)
-    return ((starts + k0).tolist(), (ends + k0).tolist(),
-            np.minimum.reduceat(y, idx)[0::2].tolist(),
-            np.maximum.reduceat(y, idx)[0::2].tolist(), (first_nz + k0).tolist(),
-            (last_nz + k0).tolist(), np.minimum.reduceat(np.append(gap, 0.0), idx)[0::2].tolist())
+    cols = np.empty((3, m + 1))
+    cols[0, :m] = y[1:]
+    np.negative(y[1:], out=cols[1, :m])
+    cols[2, :m] = gap
+    cols[:, m] = 0.0
+    ints = np.stack((starts, ends, first_nz, last_nz))
+    ints += k0
+    return (ints.T.tolist(),
+            np.minimum.reduceat(cols, idx, axis=1)[:, 0::2].T.tolist())
 
 
 def step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
@@ -676,10 +702,13 @@ def _step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
     run_n = 0
     pre = _Prefix()
     resets: list[int] = []
-    # quiet stretches (columns as _quiet_stretches returns them), the next one's index;
-    # found again after every (re-)anchoring
-    find = fast and m >= _FAST_MIN_PACKETS
-    st: tuple[list[int], ...] = ([],)
+    # quiet stretches (as _quiet_stretches returns them), the next one's index and first
+    # packet; found again after every (re-)anchoring
+    span_s = t_obs_dev_s[-1] - t_obs_dev_s[0] if m else 0.0
+    fast = fast and m >= _FAST_MIN_PACKETS and m * bin_s >= _FAST_MIN_PER_BIN * span_s
+    find = fast
+    st_int: list[list[int]] = []
+    st_float: list[list[float]] = []
     st_at, st_next = 0, m
     if find:
         t_obs_a = np.array(t_obs_dev_s, dtype=np.float64).reshape(m)
@@ -699,23 +728,23 @@ def _step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
         if find and anchored:
             find = False
             if m - k >= _FAST_MIN_PACKETS:
-                st = _quiet_stretches(k, t_obs_a, t_rx_a, force_a, cnt, firsts_a, lasts_a,
-                                      t_ref, out_ref, last_obs, last_sample,
-                                      ids[-1] if ids else math.nan, by[-1] if by else 0.0,
-                                      bin_s, slope)
+                st_int, st_float = _quiet_stretches(
+                    k, t_obs_a, t_rx_a, force_a, cnt, firsts_a, lasts_a, t_ref, out_ref,
+                    last_obs, last_sample, ids[-1] if ids else math.nan,
+                    by[-1] if by else 0.0, bin_s, slope)
                 st_at = 0
-                st_next = st[0][0] if st[0] else m
+                st_next = st_int[0][0] if st_int else m
         if k == st_next:
             # Packets k..end-1 change nothing but bookkeeping, unless one resets on the
             # offset threshold or the first-output guard. Both are checked for the whole
             # stretch with bounds, loose by a factor far above float rounding; if a bound
             # is not clearly met the packets go through the loop below one by one.
-            _, ends_st, y_los, y_his, fs, lsts, gaps = st
-            end, f, lst = ends_st[st_at], fs[st_at], lsts[st_at]
+            _, end, f, lst = st_int[st_at]
+            y_lo, y_hi, gap = st_float[st_at]
+            y_hi = -y_hi
             st_at += 1
-            st_next = st[0][st_at] if st_at < len(ends_st) else m
+            st_next = st_int[st_at][0] if st_at < len(st_int) else m
             rt_lo, rt_hi = r * (t_obs_dev_s[k] - t_ref), r * (t_obs_dev_s[end - 1] - t_ref)
-            y_lo, y_hi = y_los[st_at - 1], y_his[st_at - 1]
             tol = 1e-9 * (1.0 + abs(y_lo) + abs(y_hi) + abs(a) + abs(rt_lo) + abs(rt_hi))
             quiet = (y_hi - a - min(rt_lo, rt_hi) + tol <= thresh
                      and y_lo - a - max(rt_lo, rt_hi) - tol >= -thresh)
@@ -730,7 +759,6 @@ def _step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
                 # use) if the gap clears a bound of the threshold: |estimate| <= |x| (1 +
                 # |r|) + |a| + |out_ref| + floor + |e0|, x the last sample before (the last
                 # samples rise through the stretch)
-                gap = gaps[st_at - 1]
                 if quiet and gap != math.inf:
                     x = max(abs(lasts[f] - t_ref), abs(lasts[lst] - t_ref))
                     bound = (x * (1.0 + abs(r)) + abs(a) + abs(out_ref) + floor
@@ -785,7 +813,7 @@ def _step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
             else:  # no sample was mapped with the old map
                 prms[-1] = (t_ref, out_ref, a, r, t0, e0, tau)
             run_n = 0
-            find, st_next = fast and m >= _FAST_MIN_PACKETS, m
+            find, st_next = fast, m
         prm = prms[-1]
         run_n += n
         t_rel = t_obs - t_ref

@@ -9,6 +9,7 @@ guard's exact path), late session times, and any cut of the stream into calls.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -84,30 +85,32 @@ def _assert_same(got: tuple[np.ndarray, C.ClockState, list[int]],
 @settings(max_examples=60, deadline=None)
 @given(seed=st.integers(0, 10**6), which=st.integers(0, len(_PARAMS) - 1),
        cuts=st.lists(st.integers(1, 400), min_size=1, max_size=10),
-       min_packets=st.sampled_from([1, 2, C._FAST_MIN_PACKETS]))
+       min_packets=st.sampled_from([1, 2, C._FAST_MIN_PACKETS]),
+       min_per_bin=st.sampled_from([0.0, C._FAST_MIN_PER_BIN]))
 def test_fast_path_equals_scalar_loop(seed: int, which: int, cuts: list[int],
-                                      min_packets: int) -> None:
+                                      min_packets: int, min_per_bin: float) -> None:
     p = _PARAMS[which]
     pk = _stream(seed, 700)
     want = _feed(p, pk, cuts, fast=False)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(C, "_FAST_MIN_PACKETS", min_packets)
+        mp.setattr(C, "_FAST_MIN_PER_BIN", min_per_bin)
         got = _feed(p, pk, cuts, fast=True)
     _assert_same(got, want)
     assert bool(np.all(np.diff(got[0]) > 0))
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_fast_path_equals_step_per_packet(seed: int) -> None:
+def test_fast_path_equals_step_per_packet(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(C, "_FAST_MIN_PER_BIN", 0.0)
     p = _PARAMS[seed % 2]
     pk = _stream(seed, 1500)
-    s = C.init_state(p)
-    outs, resets = [], []
-    for td, obs, rx, force in pk:
-        o, s = C.step(p, s, td, obs, rx, force_reset=force)
-        outs.append(o)
-        resets.append(s.n_resets)
-    _assert_same(_feed(p, pk, [512], fast=True), (np.concatenate(outs), s, resets))
+    # (outputs, state) after each packet, fed one at a time through step()
+    after = list(itertools.accumulate(
+        pk, lambda prev, q: C.step(p, prev[1], q[0], q[1], q[2], force_reset=q[3]),
+        initial=(np.zeros(0), C.init_state(p))))[1:]
+    want = (np.concatenate([o for o, _ in after]), after[-1][1], [s.n_resets for _, s in after])
+    _assert_same(_feed(p, pk, [512], fast=True), want)
 
 
 def test_most_packets_are_taken_in_bulk(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -122,10 +125,10 @@ def test_most_packets_are_taken_in_bulk(monkeypatch: pytest.MonkeyPatch) -> None
     planned = 0
     real = C._quiet_stretches
 
-    def counting(*args: object) -> tuple[list[int], ...]:
+    def counting(*args: object) -> tuple[list[list[int]], list[list[float]]]:
         nonlocal planned
         out = real(*args)  # type: ignore[arg-type]
-        planned += sum(e - s for s, e in zip(out[0], out[1], strict=True))
+        planned += sum(end - start for start, end, _, _ in out[0])
         return out
 
     monkeypatch.setattr(C, "_quiet_stretches", counting)
@@ -139,6 +142,7 @@ def test_most_packets_are_taken_in_bulk(monkeypatch: pytest.MonkeyPatch) -> None
 def test_edge_streams(counts: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
     # empty calls, packets without samples only, single-sample packets, an anchored start
     monkeypatch.setattr(C, "_FAST_MIN_PACKETS", 1)
+    monkeypatch.setattr(C, "_FAST_MIN_PER_BIN", 0.0)
     p = C.ClockParams()
     t, pk = 10.0, []
     for k, n in enumerate(counts):
