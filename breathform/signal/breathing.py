@@ -385,8 +385,8 @@ def frames_step(p: BreathParams, s: BreathState, bfs: Sequence[BreathFrame]
 
     Band-pass, comb, decimation and low-pass run once over each run of seconds between
     resets (sequential filters with carried state: the split does not change them), and the
-    windows' spectra of the run in one FFT call (row by row, as one window alone); the
-    tracker, amplitude, onsets and resting calibration go second by second.
+    windows' spectra of the run in one pass (see :func:`_window_spectra`); the tracker,
+    amplitude, onsets and resting calibration go second by second.
     """
     out: list[BreathSecond] = []
     i, n = 0, len(bfs)
@@ -517,7 +517,7 @@ _Spectra = dict[int, "_WinSpectrum"]
 
 def _window_spectra(p: BreathParams, big: NDArray[np.float64],
                     wins: Sequence[tuple[int, int, int]]) -> _Spectra:
-    """Spectra of the windows ``big[a:a + n]`` given as ``(key, a, n)``, one FFT per length.
+    """Spectra of the windows ``big[a:a + n]`` given as ``(key, a, n)``, batched per length.
 
     Per key: the plan, the complex spectrum per axis (nb, 3), its power summed over the
     axes (nb,) and that power interpolated on the tracker's grid and whitened (n_grid,),
@@ -541,14 +541,7 @@ def _window_spectra(p: BreathParams, big: NDArray[np.float64],
         else:
             w = big[np.asarray([a for _, a in group])[:, None] + _arange_int(n)]
         z = (w - w.mean(axis=1, keepdims=True)) * plan.hann[:, None]
-        if _pfft is None:  # pragma: no cover - a scipy that moved its backend
-            spec3 = np.asarray(sp_fft.rfft(z, p.nfft, axis=1))[:, :plan.nb]
-        else:
-            # what scipy.fft.rfft does for float64 input (zero-padded to nfft), minus
-            # the dispatch; pocketfft transforms each row on its own
-            pad = np.zeros((z.shape[0], p.nfft, 3))
-            pad[:, :n] = z
-            spec3 = np.asarray(_pfft.r2c(pad, (1,), True, 0, None, _workers(None)))[:, :plan.nb]
+        spec3 = _rfft_rows(z, p.nfft, plan.nb)
         full = (spec3.real ** 2 + spec3.imag ** 2).sum(axis=2)
         spec = (full[:, plan.i0] * (1.0 - plan.frac) + full[:, plan.i0 + 1] * plan.frac) \
             * plan.whiten
@@ -572,6 +565,28 @@ def _window_spectra(p: BreathParams, big: NDArray[np.float64],
         for r, (key, _) in enumerate(group):
             out[key] = _WinSpectrum(plan, spec3[r], full[r], spec[r], tot[r],
                                     lik[r] if ok[r] else None)
+    return out
+
+
+def _rfft_rows(z: NDArray[np.float64], nfft: int, nb: int) -> NDArray[np.complex128]:
+    """``scipy.fft.rfft(z, nfft, axis=1)[:, :nb]`` of windows ``z`` (k, n, 3), n <= nfft.
+
+    What scipy.fft.rfft does for float64 input (zero-padded to nfft), minus the dispatch,
+    one window per call (pocketfft transforms each row and axis on its own: the grouping
+    does not change a bit). Not all windows at once: their padded copy is megabytes, which
+    malloc maps fresh from the OS on each call, and the page faults of touching it cost
+    more than the FFT (2-3x the time in the 1-h replay); one window's (96 kB at nfft 4096)
+    stays below malloc's mmap threshold (128 kB) and is reused from the heap.
+    """
+    if _pfft is None:  # pragma: no cover - a scipy that moved its backend
+        return np.asarray(sp_fft.rfft(z, nfft, axis=1))[:, :nb]
+    k, n = z.shape[0], z.shape[1]
+    out = np.empty((k, nb, 3), np.complex128)
+    workers = _workers(None)
+    for r in range(k):
+        pad = np.zeros((1, nfft, 3))
+        pad[0, :n] = z[r]
+        out[r] = _pfft.r2c(pad, (1,), True, 0, None, workers)[0, :nb]
     return out
 
 
