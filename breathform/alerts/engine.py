@@ -642,11 +642,20 @@ def _smoothed(p: AlertParams, s: AlertState) -> _Smoothed:
     return _smoothed_cols(p, {name: getattr(s, f"win_{name}") for name in _WIN})
 
 
-def _smoothed_cols(p: AlertParams, cols: Mapping[str, Sequence[float]]) -> _Smoothed:
+def _smoothed_cols(p: AlertParams, cols: Mapping[str, Sequence[float]],
+                   names: Sequence[str] = _POSTURE) -> _Smoothed:
+    """The smoothed values; of the posture columns only those in ``names``.
+
+    The criteria need all but the cadence, which only the climb context uses.
+    """
     k = p.smooth_min_rows
     return _Smoothed(_median(cols["rate_bpm"], k), _median(cols["depth_rel"], k),
                      _pct(cols["coupled"], k),
-                     {name: _median(cols[name], k) for name in _POSTURE})
+                     {name: _median(cols[name], k) for name in names})
+
+
+_FORM_METRICS: tuple[str, ...] = tuple(r.metric for r in FORM_RULES)
+"""The posture columns the criteria judge (``_POSTURE`` without the cadence)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -756,10 +765,10 @@ def severity_of(p: AlertParams, causes: Sequence[Cause], earlier_in_episode: int
     return min(3, base + max(0, earlier_in_episode))
 
 
-def _evaluate(p: AlertParams, s: AlertState, m: Metrics, win: _Window
+def _evaluate(p: AlertParams, s: AlertState, m: Metrics, win: _Window, th: _Thresholds
               ) -> tuple[Alert | None, AlertState]:
-    sm = _smoothed_cols(p, win.cols)
-    th = _thresholds(p, s)
+    """One row once the baseline exists; ``th`` is ``_thresholds(p, s)``."""
+    sm = _smoothed_cols(p, win.cols, _FORM_METRICS)
     rate_high_on, rs_on, cpl_on = s.rate_high_on, s.rapid_shallow_on, s.coupling_lost_on
 
     breath_eval = _breath_ok(p, m) and _fin(sm.rate_bpm)
@@ -801,7 +810,7 @@ def _evaluate(p: AlertParams, s: AlertState, m: Metrics, win: _Window
     names = {c.name for c in causes}
     if not (names & BREATH_CAUSES and names & FORM_CAUSES):
         return None, s  # latched in the hysteresis band only: keep holding, do not fire
-    climb = _climbing(p, s, sm)
+    climb = _climbing(p, s, _smoothed_cols(p, win.cols))
     alert = Alert(t_s=m.t_s, kind=ALERT_KIND,
                   severity=severity_of(p, causes, s.episode_alerts),
                   causes=causes, cue=choose_cue(causes, climb), climb=climb)
@@ -828,6 +837,8 @@ def step(p: AlertParams, s: AlertState, metrics: Sequence[Metrics]
     if not metrics:
         return alerts, s
     win = _Window(s)
+    # the thresholds depend on the baseline alone, which no longer changes once formed
+    th = _thresholds(p, s) if s.baseline_ready else None
     for i, m in enumerate(metrics):
         if not isinstance(m, Metrics):
             raise InputError(f"metrics[{i}] must be a Metrics, got {type(m).__name__}")
@@ -839,7 +850,9 @@ def step(p: AlertParams, s: AlertState, metrics: Sequence[Metrics]
             s = _update_baseline(p, s, m)
             if not s.baseline_ready:
                 continue
-        alert, s = _evaluate(p, s, m, win)
+        if th is None:
+            th = _thresholds(p, s)
+        alert, s = _evaluate(p, s, m, win, th)
         if alert is not None:
             alerts.append(alert)
     return alerts, win.into(s)

@@ -68,6 +68,11 @@ try:  # scipy.fft's own backend: calling it directly skips the dispatch
 except ImportError:  # pragma: no cover - a scipy that moved it: the public path is used
     _pfft = None
 
+try:  # what np.convolve calls, without its argument handling
+    from numpy._core.multiarray import correlate as _correlate
+except ImportError:  # pragma: no cover - a numpy that moved it: np.convolve is used
+    _correlate = None  # type: ignore[assignment]
+
 from breathform.errors import InputError
 from breathform.signal import frames as fr
 from breathform.signal._filters import butter_sos, filt
@@ -385,8 +390,8 @@ def frames_step(p: BreathParams, s: BreathState, bfs: Sequence[BreathFrame]
 
     Band-pass, comb, decimation and low-pass run once over each run of seconds between
     resets (sequential filters with carried state: the split does not change them), and the
-    windows' spectra of the run in one FFT call (row by row, as one window alone); the
-    tracker, amplitude, onsets and resting calibration go second by second.
+    windows' spectra of the run in one pass (see :func:`_window_spectra`); the tracker,
+    amplitude, onsets and resting calibration go second by second.
     """
     out: list[BreathSecond] = []
     i, n = 0, len(bfs)
@@ -452,6 +457,10 @@ def _run_step(p: BreathParams, s: BreathState, run: Sequence[BreathFrame],
         if axes[k] is not None and nv[k] >= p.min_window_s * p.fs_d_hz])
     priors = _priors_now(p, [bf.stride_s if k in spectra else np.nan
                              for k, bf in enumerate(live)])
+    tp = _tracker_plan(p.tracker)
+    rest_prior = _prior(p)
+    ceil_is = np.searchsorted(tp.f_hz, [_ceiling_hz(p, bf.stride_s) for bf in live],
+                              side="right").tolist()  # == _ceiling_index, all at once
     belief, amp_prev_g = s.belief, s.amp_prev_g
     trk = (s.trk_mode, s.trk_v, s.trk_t_s)
     ons, n_on = s.onsets_s, s.n_onsets
@@ -469,7 +478,10 @@ def _run_step(p: BreathParams, s: BreathState, run: Sequence[BreathFrame],
         sp = spectra.get(k)
         if axis is not None and sp is not None:
             plan = sp.plan
-            belief, f_b, conf = _track_spec(p, belief, sp, priors[k], bf.stride_s)
+            pr = priors[k]
+            belief, f_b, conf = _track_spec(
+                p, tp, belief, sp, tp.mix_prior if pr is rest_prior else p.tracker.prior_mix * pr,
+                ceil_is[k])
             proj = _proj_power(plan, sp.spec3, axis)
             amp = _amplitude(p, plan, proj, f_b)
             # == ring_filled[-n_valid:].mean(): an exact count over n_valid, rounded once
@@ -517,7 +529,7 @@ _Spectra = dict[int, "_WinSpectrum"]
 
 def _window_spectra(p: BreathParams, big: NDArray[np.float64],
                     wins: Sequence[tuple[int, int, int]]) -> _Spectra:
-    """Spectra of the windows ``big[a:a + n]`` given as ``(key, a, n)``, one FFT per length.
+    """Spectra of the windows ``big[a:a + n]`` given as ``(key, a, n)``, batched per length.
 
     Per key: the plan, the complex spectrum per axis (nb, 3), its power summed over the
     axes (nb,) and that power interpolated on the tracker's grid and whitened (n_grid,),
@@ -541,14 +553,7 @@ def _window_spectra(p: BreathParams, big: NDArray[np.float64],
         else:
             w = big[np.asarray([a for _, a in group])[:, None] + _arange_int(n)]
         z = (w - w.mean(axis=1, keepdims=True)) * plan.hann[:, None]
-        if _pfft is None:  # pragma: no cover - a scipy that moved its backend
-            spec3 = np.asarray(sp_fft.rfft(z, p.nfft, axis=1))[:, :plan.nb]
-        else:
-            # what scipy.fft.rfft does for float64 input (zero-padded to nfft), minus
-            # the dispatch; pocketfft transforms each row on its own
-            pad = np.zeros((z.shape[0], p.nfft, 3))
-            pad[:, :n] = z
-            spec3 = np.asarray(_pfft.r2c(pad, (1,), True, 0, None, _workers(None)))[:, :plan.nb]
+        spec3 = _rfft_rows(z, p.nfft, plan.nb)
         full = (spec3.real ** 2 + spec3.imag ** 2).sum(axis=2)
         spec = (full[:, plan.i0] * (1.0 - plan.frac) + full[:, plan.i0 + 1] * plan.frac) \
             * plan.whiten
@@ -572,6 +577,28 @@ def _window_spectra(p: BreathParams, big: NDArray[np.float64],
         for r, (key, _) in enumerate(group):
             out[key] = _WinSpectrum(plan, spec3[r], full[r], spec[r], tot[r],
                                     lik[r] if ok[r] else None)
+    return out
+
+
+def _rfft_rows(z: NDArray[np.float64], nfft: int, nb: int) -> NDArray[np.complex128]:
+    """``scipy.fft.rfft(z, nfft, axis=1)[:, :nb]`` of windows ``z`` (k, n, 3), n <= nfft.
+
+    What scipy.fft.rfft does for float64 input (zero-padded to nfft), minus the dispatch,
+    one window per call (pocketfft transforms each row and axis on its own: the grouping
+    does not change a bit). Not all windows at once: their padded copy is megabytes, which
+    malloc maps fresh from the OS on each call, and the page faults of touching it cost
+    more than the FFT (2-3x the time in the 1-h replay); one window's (96 kB at nfft 4096)
+    stays below malloc's mmap threshold (128 kB) and is reused from the heap.
+    """
+    if _pfft is None:  # pragma: no cover - a scipy that moved its backend
+        return np.asarray(sp_fft.rfft(z, nfft, axis=1))[:, :nb]
+    k, n = z.shape[0], z.shape[1]
+    out = np.empty((k, nb, 3), np.complex128)
+    workers = _workers(None)
+    for r in range(k):
+        pad = np.zeros((1, nfft, 3))
+        pad[0, :n] = z[r]
+        out[r] = _pfft.r2c(pad, (1,), True, 0, None, workers)[0, :nb]
     return out
 
 
@@ -689,26 +716,32 @@ def _spectrum(p: BreathParams, win: NDArray[np.float64]
     return sp.plan, sp.spec3
 
 
-def _track_spec(p: BreathParams, belief: NDArray[np.float64], sp: _WinSpectrum,
-                prior_now: NDArray[np.float64], stride_s: float
+def _ceiling_hz(p: BreathParams, stride_s: float) -> float:
+    """Rates above this get no evidence (inf when not striding or the ceiling is off)."""
+    if p.stride_ceiling > 0 and math.isfinite(stride_s) and stride_s > 0:
+        return p.stride_ceiling / stride_s
+    return math.inf
+
+
+def _track_spec(p: BreathParams, tp: _TrackerPlan, belief: NDArray[np.float64],
+                sp: _WinSpectrum, mix_prior: NDArray[np.float64], ceil_i: int
                 ) -> tuple[NDArray[np.float64], float, float]:
     """One step of the forward filter on the window's spectrum (:func:`_window_spectra`).
 
-    Returns the belief, the rate (Hz) and the confidence.
+    ``tp`` is ``_tracker_plan(p.tracker)``; ``mix_prior`` the prior mixed in this second
+    times ``prior_mix``; ``ceil_i`` the first grid index above the stride ceiling
+    (:func:`_ceiling_index`). Returns the belief, the rate (Hz) and the confidence.
     """
-    f = _grid_hz(p)
-    plan, full, spec, total = sp.plan, sp.full, sp.spec, sp.total
-    ceiling_hz = np.inf
-    if p.stride_ceiling > 0 and np.isfinite(stride_s) and stride_s > 0:
-        ceiling_hz = p.stride_ceiling / stride_s
-    post, f_mean, conf = _tracker_update(p.tracker, belief, sp.lik, prior_now, ceiling_hz)
+    total = sp.total
+    post, f_mean, conf = _forward(tp, belief, sp.lik, mix_prior, ceil_i)
     d0, d1 = p.dominance
-    if d1 > 0 and total > 0 and np.isfinite(total):
-        share = float(spec[grid_near(p.tracker, 60.0 * f_mean, 3.0)].sum()) / total
+    if d1 > 0 and total > 0 and math.isfinite(total):
+        lo, hi = _near(tp, 60.0 * f_mean, 3.0)
+        share = float(np.add.reduce(sp.spec[lo:hi])) / total
         conf *= min(1.0, max(0.0, (share - d0) / (d1 - d0)))
     # the whitened, tempered evidence locates a peak coarsely (and biased upwards); once the
     # belief is confident the unwhitened spectrum's peak near its mode gives the rate
-    f_peak = refined_peak_hz(full, plan.df_hz, float(f[int(np.argmax(post))]),
+    f_peak = refined_peak_hz(sp.full, sp.plan.df_hz, tp.f_list[int(post.argmax())],
                              p.tracker.local_bpm)
     return post, blend_rate_hz(conf, f_peak, f_mean), conf
 
@@ -767,31 +800,81 @@ def _tracker_update(t: RateTracker, belief: NDArray[np.float64],
 
     ``lik`` is None without evidence; the ceiling changes it in place.
     """
+    tp = _tracker_plan(t)
+    mix_prior = tp.mix_prior if prior_now is None else t.prior_mix * prior_now
+    return _forward(tp, belief, lik, mix_prior, _ceiling_index(tp, ceiling_hz))
+
+
+class _TrackerPlan(NamedTuple):
+    """Per tracker: what every step of the forward filter uses (see :func:`_forward`)."""
+
+    f_hz: NDArray[np.float64]         # the grid (n_grid,)
+    f_list: list[float]               # the same as floats
+    kernel_rev: NDArray[np.float64]   # the random walk's kernel, reversed (contiguous)
+    keep: float                       # 1 - prior_mix
+    mix_prior: NDArray[np.float64]    # prior_mix * the resting prior
+    g0_bpm: float                     # grid start and step, bpm
+    gd_bpm: float
+    n: int                            # grid points
+    q0: float                         # quality_mass
+    q1: float
+
+
+@lru_cache(maxsize=32)
+def _tracker_plan(t: RateTracker) -> _TrackerPlan:
     f = tracker_grid_hz(t)
-    pred = np.convolve(belief, _walk_kernel(t), mode="same")
-    pred = pred / pred.sum()
-    prior = tracker_prior(t) if prior_now is None else prior_now
-    pred = (1.0 - t.prior_mix) * pred + t.prior_mix * prior
-    if lik is not None:
-        if np.isfinite(ceiling_hz):
-            lik[f > ceiling_hz] = 0.0
-        post = pred * lik
-        post = post / post.sum()
+    k = _walk_kernel(t)
+    return _TrackerPlan(f, f.tolist(), np.ascontiguousarray(k[::-1]), 1.0 - t.prior_mix,
+                        t.prior_mix * tracker_prior(t), t.grid_bpm[0], t.grid_bpm[2],
+                        f.shape[0], *t.quality_mass)
+
+
+def _ceiling_index(tp: _TrackerPlan, ceiling_hz: float) -> int:
+    """The first grid index above ``ceiling_hz`` (the grid increases: ``f > c`` is a tail)."""
+    if not math.isfinite(ceiling_hz):
+        return tp.n
+    return int(np.searchsorted(tp.f_hz, ceiling_hz, side="right"))
+
+
+def _forward(tp: _TrackerPlan, belief: NDArray[np.float64], lik: NDArray[np.float64] | None,
+             mix_prior: NDArray[np.float64], ceil_i: int
+             ) -> tuple[NDArray[np.float64], float, float]:
+    """:func:`tracker_step`'s arithmetic, operation for operation (bit-identical).
+
+    ``(1 - mix) * pred + mix * prior`` is ``pred * keep + mix_prior`` in place (the
+    product commutes exactly), ``x.sum()`` is ``np.add.reduce(x)``, ``lik[f > c] = 0`` is
+    ``lik[ceil_i:] = 0`` and ``np.convolve(b, k, "same")`` is what it calls,
+    ``correlate(b, k[::-1], "same")``.
+    """
+    if _correlate is None:  # pragma: no cover - a numpy that moved it
+        pred = np.convolve(belief, tp.kernel_rev[::-1], mode="same")
     else:
-        post = pred
-    f_mean = float(post @ f)
-    mass = float(post[grid_near(t, 60.0 * f_mean, 3.0)].sum())
-    q0, q1 = t.quality_mass
-    return np.asarray(post), f_mean, min(1.0, max(0.0, (mass - q0) / (q1 - q0)))
+        pred = _correlate(belief, tp.kernel_rev, "same")
+    pred /= np.add.reduce(pred)
+    pred *= tp.keep
+    pred += mix_prior
+    if lik is not None:
+        if ceil_i < tp.n:
+            lik[ceil_i:] = 0.0
+        pred *= lik
+        pred /= np.add.reduce(pred)
+    f_mean = float(pred @ tp.f_hz)
+    lo, hi = _near(tp, 60.0 * f_mean, 3.0)
+    mass = float(np.add.reduce(pred[lo:hi]))
+    return pred, f_mean, min(1.0, max(0.0, (mass - tp.q0) / (tp.q1 - tp.q0)))
+
+
+def _near(tp: _TrackerPlan, centre_bpm: float, half_bpm: float) -> tuple[int, int]:
+    """:func:`grid_near` as (start, stop)."""
+    g0, gd = tp.g0_bpm, tp.gd_bpm
+    lo = max(0, math.ceil((centre_bpm - half_bpm - g0) / gd - 1e-9))
+    hi = min(tp.n, math.floor((centre_bpm + half_bpm - g0) / gd + 1e-9) + 1)
+    return lo, max(lo, hi)
 
 
 def grid_near(t: RateTracker, centre_bpm: float, half_bpm: float) -> slice:
     """The grid points within ``half_bpm`` of ``centre_bpm`` (the grid is uniform)."""
-    g0, g1, gd = t.grid_bpm
-    n = tracker_grid_hz(t).shape[0]
-    lo = max(0, int(np.ceil((centre_bpm - half_bpm - g0) / gd - 1e-9)))
-    hi = min(n, int(np.floor((centre_bpm + half_bpm - g0) / gd + 1e-9)) + 1)
-    return slice(lo, max(lo, hi))
+    return slice(*_near(_tracker_plan(t), centre_bpm, half_bpm))
 
 
 def refined_peak_hz(full: NDArray[np.float64], df_hz: float, f_mode_hz: float,
@@ -807,23 +890,26 @@ def refined_peak_hz(full: NDArray[np.float64], df_hz: float, f_mode_hz: float,
     Returns:
         The peak frequency in Hz, NaN when the search range is too short or at an edge.
     """
+    n_bins = full.shape[0]
     half = max(1, int(local_bpm / 60.0 / df_hz))
     c = round(f_mode_hz / df_hz)
-    lo, hi = max(1, c - half), min(full.shape[0] - 1, c + half + 1)
+    lo, hi = max(1, c - half), min(n_bins - 1, c + half + 1)
     if hi - lo < 3:
         return float("nan")
-    i = lo + int(np.argmax(full[lo:hi]))
-    if not 0 < i < full.shape[0] - 1:
+    i = lo + int(full[lo:hi].argmax())
+    if not 0 < i < n_bins - 1:
         return float("nan")
-    a, b, cc = (float(np.log(v + 1e-30)) for v in full[i - 1:i + 2])
+    # elementwise: each log is the one of that value alone
+    a, b, cc = np.log(full[i - 1:i + 2] + 1e-30).tolist()
     den = a - 2 * b + cc
-    delta = float(np.clip(0.5 * (a - cc) / den, -0.5, 0.5)) if den < 0 else 0.0
+    # == np.clip(x, -0.5, 0.5) (exact selection)
+    delta = min(0.5, max(-0.5, 0.5 * (a - cc) / den)) if den < 0 else 0.0
     return (i + delta) * df_hz
 
 
 def blend_rate_hz(conf: float, f_peak_hz: float, f_mean_hz: float) -> float:
     """The rate: by confidence, the spectral peak (precise) or the posterior mean (robust)."""
-    if not np.isfinite(f_peak_hz):
+    if not math.isfinite(f_peak_hz):
         return f_mean_hz
     return conf * f_peak_hz + (1.0 - conf) * f_mean_hz
 

@@ -9,7 +9,7 @@ out as empty frames.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,15 +24,16 @@ class Frame:
     Attributes:
         k: Second index; the frame ends at ``t_s = k``.
         samples: The samples (possibly none).
+        reset: True when a long gap ended inside this second (from ``samples``; set once
+            here because every processor asks).
     """
 
     k: int
     samples: Samples
+    reset: bool = field(init=False, repr=False, compare=False)
 
-    @property
-    def reset(self) -> bool:
-        """True when a long gap ended inside this second."""
-        return bool(self.samples.reset.any())
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reset", bool(self.samples.reset.any()))
 
     @property
     def filled_frac(self) -> float:

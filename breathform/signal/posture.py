@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import accumulate
+from typing import cast
 
 import numpy as np
 from numpy.typing import NDArray
@@ -353,14 +354,14 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
             continue
         x = f.samples
         grav = fo[0].grav_g
-        mean, std_max, norm = stats[li]
+        mean, std_max, norm_std = stats[li]
         # norm(mean) as np.linalg.norm computes it (sqrt of the dot product)
         still = bool(std_max < p.still_std_g
                      and abs(math.sqrt(float(mean.dot(mean))) - 1.0) < 0.05
                      and x.n >= 0.5 * p.fs_hz)
         if still and x.gyr_dps is not None:
             still = float(np.linalg.norm(x.gyr_dps, axis=1).mean()) < p.still_gyr_dps
-        running = nu.std1(norm) > p.run_std_g
+        running = norm_std > p.run_std_g
         s = _update_vertical(p, s, still, mean)
         if running and not math.isnan(s.vertical[0]) and math.isnan(s.forward[0]):
             s = _update_forward(p, s, x.acc_g, grav, st_s)
@@ -409,7 +410,7 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
         roll = yaw = None
         if calibrated:
             a, b = off[li], off[li + 1]
-            pitch = float(pitch_all[a:b].mean())
+            pitch = float(np.add.reduce(pitch_all[a:b])) / (b - a)  # == .mean()
             _, quat_run, qa, qb = fo
             if quat_run is not None:
                 roll = roll_all[a:b]
@@ -458,42 +459,44 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
 
 
 def _frame_stats(accs: Sequence[NDArray[np.float64]]
-                 ) -> list[tuple[NDArray[np.float64], float, NDArray[np.float64]]]:
-    """Per second: mean acc (3,), the largest per-axis std and the norm of each sample.
+                 ) -> list[tuple[NDArray[np.float64], float, float]]:
+    """Per second: mean acc (3,), the largest per-axis std and the std of the sample norms.
 
-    As :func:`breathform.signal._numeric.mean_std_axis0` and ``np.linalg.norm(acc,
-    axis=1)`` give them second by second (seconds of one length reduced together: each
-    second's sums run in the same order).
+    As :func:`breathform.signal._numeric.mean_std_axis0`, ``np.linalg.norm(acc, axis=1)``
+    and :func:`breathform.signal._numeric.std1` give them second by second. Seconds of one
+    length are reduced together, each second's sums in the same order: the accelerations
+    stacked as (n, k, 3) and reduced over axis 0 (sequential sums, as over a second's
+    (n, 3) alone, with a k*3-long inner loop), the norms as (k, n) rows (pairwise sums
+    of each contiguous row, as of the second's (n,) norms alone).
     """
     if len(accs) == 1:  # one second (live)
         acc = accs[0]
         mean, std = nu.mean_std_axis0(acc)
         sq = acc * acc
-        return [(mean, float(std.max()), np.sqrt(np.add.reduce(sq, axis=1)))]
+        return [(mean, float(std.max()), nu.std1(np.sqrt(np.add.reduce(sq, axis=1))))]
     if not accs:
         return []
     allacc = np.concatenate(accs)
     sq = allacc * allacc
     norms = np.sqrt(np.add.reduce(sq, axis=1))  # == np.linalg.norm(allacc, axis=1)
     offs = [0, *accumulate(a.shape[0] for a in accs)]
-    stats: list[tuple[NDArray[np.float64], float] | None] = [None] * len(accs)
+    stats: list[tuple[NDArray[np.float64], float, float] | None] = [None] * len(accs)
     by_len: dict[int, list[int]] = {}
     for i, acc in enumerate(accs):
         by_len.setdefault(acc.shape[0], []).append(i)
     for idx in by_len.values():
         if len(idx) == 1:
-            mean, std = nu.mean_std_axis0(accs[idx[0]])
-            stats[idx[0]] = (mean, float(std.max()))
+            i = idx[0]
+            mean, std = nu.mean_std_axis0(accs[i])
+            stats[i] = (mean, float(std.max()), nu.std1(norms[offs[i]:offs[i + 1]]))
             continue
-        m, std = nu.mean_std(np.stack([accs[i] for i in idx]), 1)
+        m, std = nu.mean_std(np.stack([accs[i] for i in idx], axis=1), 0)
         std_max = std.max(axis=1).tolist()
+        _, n_std = nu.mean_std(np.stack([norms[offs[i]:offs[i + 1]] for i in idx]), 1)
+        n_std_l = n_std.tolist()
         for r, i in enumerate(idx):
-            stats[i] = (m[r], std_max[r])
-    out = []
-    for i, st in enumerate(stats):
-        assert st is not None
-        out.append((st[0], st[1], norms[offs[i]:offs[i + 1]]))
-    return out
+            stats[i] = (m[r], std_max[r], n_std_l[r])
+    return cast(list[tuple[NDArray[np.float64], float, float]], stats)
 
 
 def stride_range_deg(angle_deg: NDArray[np.float64], stride_s: float, fs_hz: float,
