@@ -271,11 +271,11 @@ def _from_acfs(p: CadenceParams, acf: NDArray[np.float64], lmin: int, lmax: int,
     bits): a peak is kept by masking the others with -inf before ``argmax`` (the first of
     equal maxima, as there), the stride window by gathering 7 lags (fewer masked). A row
     holding a NaN or an infinity goes through :func:`_from_acf` (masking assumes finite
-    values).
+    values), and so does a single row.
     """
     m = acf.shape[0]
-    if m == 0:
-        return []
+    if m <= 1:  # one row (live: a second at a time): row by row costs less
+        return [_from_acf(p, acf[r], lmin, lmax, t_s[r]) for r in range(m)]
     finite = np.asarray(np.isfinite(acf).all(axis=1))
     if not finite.all():
         ok: list[bool] = finite.tolist()

@@ -630,7 +630,7 @@ def _window_means(x: NDArray[np.float64], a: NDArray[np.int64], b: NDArray[np.in
     width = int((b - a).max())
     idx = b[:, np.newaxis] - width + np.arange(width)
     win = np.where(idx >= a[:, np.newaxis], x[np.maximum(idx, 0)], -0.0)
-    out: list[float] = (np.cumsum(win, axis=1)[:, -1] / (b - a)).tolist()
+    out: list[float] = (win.cumsum(axis=1)[:, -1] / (b - a)).tolist()
     return out
 
 
@@ -669,11 +669,11 @@ def _osc_rows(av_g: NDArray[np.float64], lo: NDArray[np.int64], n: NDArray[np.in
     last = n - 1
     valid = col < n[:, np.newaxis]
     a = np.where(valid, av_g[np.minimum(lo[:, np.newaxis] + col, av_g.shape[0] - 1)], 0.0)
-    acc = a - (np.cumsum(a, axis=1)[rows, last] / n)[:, np.newaxis]
+    acc = a - (a.cumsum(axis=1)[rows, last] / n)[:, np.newaxis]
     acc *= _G_MPS2
-    v = np.cumsum(acc, axis=1) / fs_hz
-    v -= (np.cumsum(v, axis=1)[rows, last] / n)[:, np.newaxis]
-    z = np.cumsum(v, axis=1) / fs_hz
+    v = acc.cumsum(axis=1) / fs_hz
+    v -= (v.cumsum(axis=1)[rows, last] / n)[:, np.newaxis]
+    z = v.cumsum(axis=1) / fs_hz
     # z - np.linspace(z[0], z[-1], n), as linspace computes it
     z0, z1 = z[:, 0], z[rows, last]
     line = col * ((z1 - z0) / last)[:, np.newaxis] + z0[:, np.newaxis]
