@@ -367,8 +367,8 @@ def _segments(p: GaitParams, s: GaitState, x: Samples, pieces: Sequence[tuple[in
     """Consecutive pieces without a reset between them; appends each one's decisions.
 
     The filters are sequential and the jerk is a direct convolution (each output the same
-    dot product), so running them over all the pieces at once changes no bit; each piece's
-    lookback is the view of the last ``_nbuf`` samples at its end, as piece by piece.
+    dot product), so running them over all the pieces at once changes no bit; each piece
+    sees only the last ``_nbuf`` samples at its end (its lookback), as piece by piece.
     """
     a0, b1 = pieces[0][0], pieces[-1][1]
     acc = x.acc_g[a0:b1]
