@@ -135,35 +135,37 @@ def frames_step(p: CadenceParams, s: CadenceState, frames: Sequence[fr.Frame]
                 ) -> tuple[list[CadenceSecond], CadenceState]:
     """Process consecutive seconds: :func:`frame_step` one by one, bit for bit.
 
-    The high-pass runs once over each run of seconds between resets (it is sequential per
-    sample), and the seconds with a full window get their autocorrelations from one 2-D
-    FFT (row by row the same transform).
+    |acc| and the high-pass run once over each run of seconds between resets (the
+    high-pass is sequential per sample), and the seconds with a full window get their
+    autocorrelations from one 2-D FFT (row by row the same transform) and their step and
+    stride lags picked at once (:func:`_from_acfs`).
     """
     nw = s.buf.shape[0]
     sos = _sos(p)
     zi, n_valid = s.zi, s.n_valid
     ys: list[NDArray[np.float64]] = []  # high-passed samples after s.buf, in order
-    run: list[NDArray[np.float64]] = []  # |acc| - 1 of the seconds not yet filtered
+    run: list[NDArray[np.float64]] = []  # acc_g of the seconds not yet filtered
     full: list[tuple[int, int]] = []  # (frame, end of its window in s.buf + ys)
     end = nw
     for j, f in enumerate(frames):
         if f.reset:
             if run:
-                y, zi = filt(sos, run[0] if len(run) == 1 else np.concatenate(run), zi)
+                y, zi = filt(sos, _mag_minus_1(run), zi)
                 ys.append(y)
                 run = []
             zi = np.zeros_like(zi)
             n_valid = 0
         x = f.samples
-        if x.n == 0:
+        n = x.n
+        if n == 0:
             continue
-        run.append(np.linalg.norm(x.acc_g, axis=1) - 1.0)
-        end += x.n
-        n_valid = min(nw, n_valid + x.n)
+        run.append(x.acc_g)
+        end += n
+        n_valid = min(nw, n_valid + n)
         if n_valid >= nw:
             full.append((j, end))
     if run:
-        y, zi = filt(sos, run[0] if len(run) == 1 else np.concatenate(run), zi)
+        y, zi = filt(sos, _mag_minus_1(run), zi)
         ys.append(y)
     rows = [CadenceSecond(float(f.k), np.nan, np.nan, 0.0) for f in frames]
     if not ys:
@@ -176,6 +178,16 @@ def frames_step(p: CadenceParams, s: CadenceState, frames: Sequence[fr.Frame]
                                strict=True):
             rows[j] = row
     return rows, CadenceState(s.framer, zi, stream[stream.shape[0] - nw:], n_valid)
+
+
+def _mag_minus_1(acc_g: Sequence[NDArray[np.float64]]) -> NDArray[np.float64]:
+    """|acc| - 1 of consecutive (n_i, 3) chunks, joined.
+
+    One norm over the joined rows: each row's sum of 3 squares is added in the same order
+    whatever the number of rows, so this is the chunks' norms joined, bit for bit.
+    """
+    a = acc_g[0] if len(acc_g) == 1 else np.concatenate(acc_g)
+    return np.asarray(np.linalg.norm(a, axis=1) - 1.0)
 
 
 @lru_cache(maxsize=8)
@@ -243,12 +255,85 @@ def _estimates(p: CadenceParams, bufs: NDArray[np.float64], t_s: Sequence[float]
         zm = z if len(moving) == m else z[moving]
         acf = _acfs(zm, nfft)[:, : lstride + 2]
         acf = acf / acf[:, :1] * n / div
-        for r, i in enumerate(moving):
-            row = _from_acf(p, acf[r], lmin, lmax, t_s[i])
+        rows = _from_acfs(p, acf, lmin, lmax, [t_s[i] for i in moving])
+        for row, i in zip(rows, moving, strict=True):
             if std_r[i] < p.min_recent_frac * std[i]:  # stopped: no cadence, stride kept
                 row = CadenceSecond(row.t_s, np.nan, row.stride_s, row.acf)
             out[i] = row
     return out
+
+
+def _from_acfs(p: CadenceParams, acf: NDArray[np.float64], lmin: int, lmax: int,
+               t_s: Sequence[float]) -> list[CadenceSecond]:
+    """:func:`_from_acf` of each row of ``acf`` (m, L), all rows at once.
+
+    The same element-wise operations as :func:`_from_acf` on all rows at once (so the same
+    bits): a peak is kept by masking the others with -inf before ``argmax`` (the first of
+    equal maxima, as there), the stride window by gathering 7 lags (fewer masked). A row
+    holding a NaN or an infinity goes through :func:`_from_acf` (masking assumes finite
+    values), and so does a single row.
+    """
+    m = acf.shape[0]
+    if m <= 1:  # one row (live: a second at a time): row by row costs less
+        return [_from_acf(p, acf[r], lmin, lmax, t_s[r]) for r in range(m)]
+    finite = np.asarray(np.isfinite(acf).all(axis=1))
+    if not finite.all():
+        ok: list[bool] = finite.tolist()
+        fast = iter(_from_acfs(p, acf[finite], lmin, lmax,
+                               [t for t, f in zip(t_s, ok, strict=True) if f]))
+        return [next(fast) if f else _from_acf(p, acf[r], lmin, lmax, t_s[r])
+                for r, f in enumerate(ok)]
+    nlag = acf.shape[1]
+    rows = _arange(m)
+    seg = acf[:, lmin - 1: lmax + 2]
+    inner = seg[:, 1:-1]  # lags lmin..
+    is_pk = (inner > seg[:, :-2]) & (inner >= seg[:, 2:])
+    masked = np.where(is_pk, inner, -np.inf)
+    best = masked.argmax(axis=1)
+    has_pk = is_pk[rows, best].tolist()  # no peak: argmax gives 0, not a peak
+    bv = masked[rows, best]
+    best += lmin
+    # a peak near half the best lag, if high enough, is the step (the best: the stride)
+    near = np.abs(_arange(inner.shape[1]) + lmin - (best / 2)[:, np.newaxis]
+                  ) <= (0.15 * best / 2 + 1)[:, np.newaxis]
+    masked = np.where(is_pk & near, inner, -np.inf)
+    half = masked.argmax(axis=1)
+    swap = masked[rows, half] > 0.5 * bv  # none near: -inf, not greater
+    best = np.where(swap, half + lmin, best)
+    bv = acf[rows, best]
+    lag = best + _parabolic_at(acf, rows, best)
+    # stride: the peak near twice the step lag, within [lo, hi]
+    lag2 = 2 * lag
+    c = np.rint(lag2).astype(np.int64)  # round(): to even on ties, as np.rint
+    lo = np.maximum(c - 3, 1)
+    hi = np.minimum(c + 3, nlag - 2)
+    idx = lo[:, np.newaxis] + _arange(7)
+    in_win = idx <= hi[:, np.newaxis]
+    np.minimum(idx, nlag - 1, out=idx)
+    j = lo + np.where(in_win, acf[rows[:, np.newaxis], idx], -np.inf).argmax(axis=1)
+    inside = (hi > lo) & (lo < j) & (j < hi)
+    jc = np.minimum(j, nlag - 2)  # j + 1 in range where not inside (unused there)
+    stride_lag = np.where(inside, jc + _parabolic_at(acf, rows, jc), lag2).tolist()
+    out = []
+    fs = p.fs_hz
+    for t, pk, a, sl in zip(t_s, has_pk, bv.tolist(), stride_lag, strict=True):
+        if not pk:
+            out.append(CadenceSecond(t, np.nan, np.nan, 0.0))
+        elif a < p.min_acf:
+            out.append(CadenceSecond(t, np.nan, np.nan, max(0.0, a)))
+        else:
+            out.append(CadenceSecond(t, 120.0 * fs / sl, sl / fs, min(1.0, a)))
+    return out
+
+
+def _parabolic_at(a: NDArray[np.float64], rows: NDArray[np.int64], i: NDArray[np.int64]
+                  ) -> NDArray[np.float64]:
+    """:func:`_parabolic` of ``a[r]`` at ``i[r]``, every row (finite values)."""
+    am, a0, ap = a[rows, i - 1], a[rows, i], a[rows, i + 1]
+    den = am - 2 * a0 + ap
+    off = np.zeros(i.shape[0])
+    np.divide(0.5 * (am - ap), den, out=off, where=den < 0)
+    return np.clip(off, -0.5, 0.5, out=off)
 
 
 def _from_acf(p: CadenceParams, acf: NDArray[np.float64], lmin: int, lmax: int,

@@ -367,8 +367,8 @@ def _segments(p: GaitParams, s: GaitState, x: Samples, pieces: Sequence[tuple[in
     """Consecutive pieces without a reset between them; appends each one's decisions.
 
     The filters are sequential and the jerk is a direct convolution (each output the same
-    dot product), so running them over all the pieces at once changes no bit; each piece's
-    lookback is the view of the last ``_nbuf`` samples at its end, as piece by piece.
+    dot product), so running them over all the pieces at once changes no bit; each piece
+    sees only the last ``_nbuf`` samples at its end (its lookback), as piece by piece.
     """
     a0, b1 = pieces[0][0], pieces[-1][1]
     acc = x.acc_g[a0:b1]
@@ -412,7 +412,8 @@ def _segments(p: GaitParams, s: GaitState, x: Samples, pieces: Sequence[tuple[in
     peaks = (_peaks(p, big_jerk, n_jerk - big_jerk.shape[0], next_cand, n_jerk - 1 - w)
              if n_jerk - 1 - w >= next_cand else [])
     ip = 0
-    for k, (_, b, _) in enumerate(pieces):
+    decide: list[_Piece] = []
+    for _, b, _ in pieces:
         last_dec = s.n_seen + b - a0 - delay - 1 - w
         if last_dec < next_cand:
             out.append(([], []))
@@ -421,13 +422,13 @@ def _segments(p: GaitParams, s: GaitState, x: Samples, pieces: Sequence[tuple[in
         while ip < len(peaks) and peaks[ip] <= last_dec:
             ip += 1
         next_cand = last_dec + 1
-        if ip == ip0 and k < len(pieces) - 1:
-            out.append(([], []))
-            continue
-        buf = _piece_buffers(s.n_seen + b - a0, n0 + b - a0, j0 + max(0, b - a0 - first_valid),
-                             nb, big_t, big_av, big_yaw, big_filled, big_jerk)
-        contacts, strides, chain = _chain_peaks(p, buf, chain, peaks[ip0:ip], delay)
-        out.append((contacts, strides))
+        out.append(([], []))
+        if ip > ip0:
+            decide.append(_Piece(ip0, ip, s.n_seen + b - a0, n0 + b - a0,
+                                 j0 + max(0, b - a0 - first_valid), *out[-1]))
+    if decide:
+        chain = _chain_peaks(p, chain, peaks, decide, s.n_seen - n0, delay,
+                             _Joined(big_t, big_av, big_yaw, big_filled, big_jerk))
     buf = _piece_buffers(s.n_seen + b1 - a0, n0 + b1 - a0, big_jerk.shape[0], nb, big_t,
                          big_av, big_yaw, big_filled, big_jerk)
     return GaitState(
@@ -486,91 +487,204 @@ def _peaks(p: GaitParams, jerk: NDArray[np.float64], j0: int, next_cand: int,
     return out
 
 
-def _chain_peaks(p: GaitParams, buf: _Buffers, chain: _Chain, peaks: Sequence[int],
-                 delay: int) -> tuple[list[Contact], list[Stride], _Chain]:
-    """The contacts and strides of the candidates ``peaks`` (in order) on the chain."""
-    w = _nwin(p)
-    contacts: list[Contact] = []
-    strides: list[Stride] = []
-    for j in peaks:
-        if chain.last_ic >= 0 and j - chain.last_ic <= w:
-            continue
-        ic_n = chain.ic_n
-        if p.min_step_frac > 0 and len(ic_n) >= 2:
-            # integer sample counts: exact
-            shortest = min(b - a for a, b in zip(ic_n[:-1], ic_n[1:], strict=True))
-            if j - ic_n[-1] < p.min_step_frac * shortest:
-                continue
-        c, st, chain = _contact(p, buf, chain, j, delay)
-        if c is not None:
-            contacts.append(c)
-        if st is not None:
-            strides.append(st)
-    return contacts, strides, chain
+class _Piece(NamedTuple):
+    """A piece that decides candidates, and where its decisions go."""
+
+    ip0: int  # its candidates: peaks[ip0:ip1]
+    ip1: int
+    n_seen: int  # sample count at its end
+    e: int  # its lookback: the _nbuf samples before e (jerk: before ej) of _Joined's arrays
+    ej: int
+    contacts: list[Contact]
+    strides: list[Stride]
 
 
-def _contact(p: GaitParams, buf: _Buffers, chain: _Chain, j: int, delay: int
-             ) -> tuple[Contact | None, Stride | None, _Chain]:
-    n_buf0 = buf.n_seen - buf.t_s.shape[0]  # count of t_s[0]
-    i = j - n_buf0
-    y = buf.jerk
-    jj = j - (buf.n_seen - delay - y.shape[0])
-    filled = buf.filled
-    if filled[i]:
-        return None, None, chain._replace(last_ic=j)
-    off = 0.0
-    jerk = float(y[jj])
-    if 0 < jj < y.shape[0] - 1:
-        ym, yp = float(y[jj - 1]), float(y[jj + 1])
-        den = ym - 2 * jerk + yp
-        if den < 0:
-            off = min(max(0.5 * (ym - yp) / den, -0.5), 0.5)
-    t = float(buf.t_s[i]) + off / p.fs_hz
-    # chain of consecutive contacts; a step over gap-filled samples may hide a lost contact,
-    # so the chain restarts after it (no stride, step or side spans a gap)
-    ic_t, ic_n = chain.ic_t_s, chain.ic_n
-    keep = bool(ic_t) and t - ic_t[-1] <= p.max_step_s
-    if keep:
-        i_prev = ic_n[-1] - n_buf0
-        keep = i_prev >= 0 and not np.count_nonzero(filled[i_prev: i + 1])
-    ic_side: tuple[str, ...] = chain.ic_side
-    ev: tuple[float, ...] = chain.side_ev
-    if not keep:
-        ic_t, ic_n, ic_side, ev = (), (), (), ()
-    side = "?"
+class _Joined(NamedTuple):
+    """The lookback before the pieces joined with their samples (see :class:`GaitState`)."""
+
+    t_s: NDArray[np.float64]
+    av_g: NDArray[np.float64]
+    yaw_dps: NDArray[np.float64]
+    filled: NDArray[np.bool_]
+    jerk: NDArray[np.float64]
+
+
+def _chain_peaks(p: GaitParams, chain: _Chain, peaks: Sequence[int], decide: Sequence[_Piece],
+                 base: int, delay: int, x: _Joined) -> _Chain:
+    """The contacts and strides of the candidates of each piece, in order, on the chain.
+
+    Appends each piece's contacts and strides to its lists. ``x.t_s[i]`` is sample count
+    ``base + i``; each piece sees only its lookback, as piece by piece with the lookback
+    buffers. The chain is sequential; what only depends on a candidate (its time, jerk
+    peak and yaw evidence) is gathered for all candidates at once before, and the
+    vertical oscillations of all strides after (the same arithmetic on each, see
+    :func:`_window_means` and :func:`_vertical_osc_cms`).
+    """
+    nb = _nbuf(p)
+    n_dec = [d.ip1 - d.ip0 for d in decide]
+    # per candidate: index i in x, its jerk index, the first index of its piece's lookback
+    pk = np.asarray(peaks[decide[0].ip0: decide[-1].ip1], dtype=np.int64)
+    i_all = pk - base
+    lo_all = np.repeat([max(0, d.e - nb) for d in decide], n_dec)
+    # jerk index: y = x.jerk[loj:ej] holds counts up to n_seen - delay - 1
+    ij_all = pk + np.repeat([d.ej + delay - d.n_seen for d in decide], n_dec)
+    nj = x.jerk.shape[0]
+    # sub-sample refinement needs both neighbours inside the piece's jerk lookback
+    refine = ((ij_all > np.repeat([max(0, d.ej - nb) for d in decide], n_dec))
+              & (ij_all < np.repeat([d.ej - 1 for d in decide], n_dec))).tolist()
+    t_pk = x.t_s[i_all].tolist()
+    y_pk = x.jerk[ij_all].tolist()
+    y_m = x.jerk[np.maximum(ij_all - 1, 0)].tolist()
+    y_p = x.jerk[np.minimum(ij_all + 1, nj - 1)].tolist()
+    # filled samples in x[a:b] = n_filled[b] - n_filled[a] (integers: exact)
+    n_filled = np.concatenate(((0,), np.cumsum(x.filled))).tolist()
+    side_n = p.side_n
+    yaw_ev: list[float] = []
     if p.has_gyro:
         nw = round(p.side_window_s * p.fs_hz)
-        ev = (*ev, _mean(buf.yaw_dps[max(0, i - nw): i + 1]))[-p.side_n:]
-        # alternating signs, + for the newest; summed as numpy's reduction does (the first
-        # term, then the rest in order)
-        terms = [e if (len(ev) - 1 - k) % 2 == 0 else -e for k, e in enumerate(ev)]
-        rest = 0.0
-        for term in terms[1:]:
-            rest += term
-        tot = terms[0] + rest
-        side = "R" if tot > 0 else "L" if tot < 0 else "?"
-    contact = Contact(t, side, jerk)
-    stride = None
-    if len(ic_t) >= 2:
-        t0, n0 = ic_t[-2], ic_n[-2]
-        i0 = n0 - n_buf0
-        osc = np.nan
-        if i0 >= 0 and not np.count_nonzero(filled[i0: i + 1]):
-            osc = vertical_osc_cm(buf.av_g[i0: i + 1], p.fs_hz)
-        stride_s = t - t0
-        stride = Stride(t0, t, side, stride_s, t - ic_t[-1], 120.0 / stride_s, osc)
-    return contact, stride, _Chain(j, (*ic_t, t)[-3:], (*ic_side, side)[-3:],
-                                   (*ic_n, j)[-3:], ev)
+        yaw_ev = _window_means(x.yaw_dps, np.maximum(lo_all, i_all - nw), i_all + 1)
+    w = _nwin(p)
+    fs = p.fs_hz
+    frac = p.min_step_frac
+    max_step_s = p.max_step_s
+    last_ic, ic_t, ic_side, ic_n, ev = chain
+    # strides waiting for their oscillation: (list, t0, t, side, step_s, i0, i1); the
+    # oscillation is that of x.av_g[i0:i1], NaN if i0 < 0
+    pending: list[tuple[list[Stride], float, float, str, float, int, int]] = []
+    q = -1
+    for d in decide:
+        n_buf0 = d.n_seen - min(d.e, nb)  # count of the lookback's first sample
+        for j in peaks[d.ip0: d.ip1]:
+            q += 1
+            if last_ic >= 0 and j - last_ic <= w:
+                continue
+            if frac > 0 and len(ic_n) >= 2:
+                # the shorter of the last two steps (one if only one; ic_n holds <= 3);
+                # integer sample counts: exact
+                shortest = min(ic_n[1] - ic_n[0], ic_n[-1] - ic_n[-2])
+                if j - ic_n[-1] < frac * shortest:
+                    continue
+            i = j - base
+            nf = n_filled[i + 1]
+            if nf != n_filled[i]:  # a gap-filled sample: no contact
+                last_ic = j
+                continue
+            off = 0.0
+            jerk = y_pk[q]
+            if refine[q]:
+                ym, yp = y_m[q], y_p[q]
+                den = ym - 2 * jerk + yp
+                if den < 0:
+                    off = min(max(0.5 * (ym - yp) / den, -0.5), 0.5)
+            t = t_pk[q] + off / fs
+            # chain of consecutive contacts; a step over gap-filled samples may hide a lost
+            # contact, so the chain restarts after it (no stride, step or side spans a gap)
+            keep = bool(ic_t) and t - ic_t[-1] <= max_step_s
+            if keep:
+                keep = ic_n[-1] >= n_buf0 and n_filled[ic_n[-1] - base] == nf
+            if not keep:
+                ic_t, ic_n, ic_side, ev = (), (), (), ()
+            side = "?"
+            if p.has_gyro:
+                ev = (*ev, yaw_ev[q])[-side_n:]
+                # alternating signs, + for the newest; summed as numpy's reduction does (the
+                # first term, then the rest in order)
+                m = len(ev)
+                rest = 0.0
+                for k in range(1, m):
+                    rest += ev[k] if (m - 1 - k) % 2 == 0 else -ev[k]
+                tot = (ev[0] if (m - 1) % 2 == 0 else -ev[0]) + rest
+                side = "R" if tot > 0 else "L" if tot < 0 else "?"
+            d.contacts.append(Contact(t, side, jerk))
+            if len(ic_t) >= 2:
+                n0 = ic_n[-2]
+                i0 = n0 - base if n0 >= n_buf0 and n_filled[n0 - base] == nf else -1
+                pending.append((d.strides, ic_t[-2], t, side, t - ic_t[-1], i0, i + 1))
+            last_ic = j
+            ic_t, ic_side, ic_n = (*ic_t, t)[-3:], (*ic_side, side)[-3:], (*ic_n, j)[-3:]
+    if pending:
+        todo = [k for k, st in enumerate(pending) if st[5] >= 0]
+        osc = [np.nan] * len(pending)
+        for k, v in zip(todo, _vertical_osc_cms(x.av_g, [pending[k][5] for k in todo],
+                                                [pending[k][6] for k in todo], fs),
+                        strict=True):
+            osc[k] = v
+        for (lst, t0, t, side, step_s, _, _), v in zip(pending, osc, strict=True):
+            stride_s = t - t0
+            lst.append(Stride(t0, t, side, stride_s, step_s, 120.0 / stride_s, v))
+    return _Chain(last_ic, ic_t, ic_side, ic_n, ev)
+
+
+def _window_means(x: NDArray[np.float64], a: NDArray[np.int64], b: NDArray[np.int64]
+                  ) -> list[float]:
+    """The mean of each window ``x[a[k]:b[k]]`` (non-empty), all at once.
+
+    Each mean is a sequential sum over the window, ``float(w.cumsum()[-1]) / w.shape[0]``
+    (numpy's pairwise sum depends on the memory alignment of the data, which depends on how
+    the stream was chunked). The windows are gathered right-aligned into one array, the
+    missing samples on the left as -0.0 (adding -0.0 changes no sum, not even the sign of a
+    zero), and summed along each row by ``cumsum``, which adds in order.
+    """
+    if not a.shape[0]:
+        return []
+    width = int((b - a).max())
+    idx = b[:, np.newaxis] - width + np.arange(width)
+    win = np.where(idx >= a[:, np.newaxis], x[np.maximum(idx, 0)], -0.0)
+    out: list[float] = (win.cumsum(axis=1)[:, -1] / (b - a)).tolist()
+    return out
+
+
+_OSC_ROWS = 256
+"""Strides per array in :func:`_vertical_osc_cms` (bounds the memory of a long batch)."""
+
+
+def _vertical_osc_cms(av_g: NDArray[np.float64], a: Sequence[int], b: Sequence[int],
+                      fs_hz: float) -> list[float]:
+    """:func:`vertical_osc_cm` of each stride ``av_g[a[k]:b[k]]``, all at once."""
+    lo = np.asarray(a, dtype=np.int64)
+    n = np.asarray(b, dtype=np.int64) - lo
+    out = np.full(n.shape[0], np.nan)  # NaN for fewer than 3 samples
+    ok = np.flatnonzero(n >= 3)
+    for r0 in range(0, ok.shape[0], _OSC_ROWS):
+        r = ok[r0: r0 + _OSC_ROWS]
+        out[r] = _osc_rows(av_g, lo[r], n[r], fs_hz)
+    res: list[float] = out.tolist()
+    return res
+
+
+def _osc_rows(av_g: NDArray[np.float64], lo: NDArray[np.int64], n: NDArray[np.int64],
+              fs_hz: float) -> NDArray[np.float64]:
+    """Peak-to-peak of each stride ``av_g[lo[k]:lo[k] + n[k]]`` (n >= 3), one per row.
+
+    Each stride is a row of one array, padded with zeros after its end. The means are
+    sequential sums (``cumsum``, which adds in order, along the row: the padding comes
+    after the stride's last sample and changes none of its sums; numpy's pairwise sum
+    would depend on the memory alignment of the data, which depends on how the stream was
+    chunked) and everything else is element-wise, so each row gets the bits of its stride
+    taken alone.
+    """
+    width = int(n.max())
+    col = np.arange(width)
+    rows = np.arange(n.shape[0])
+    last = n - 1
+    valid = col < n[:, np.newaxis]
+    a = np.where(valid, av_g[np.minimum(lo[:, np.newaxis] + col, av_g.shape[0] - 1)], 0.0)
+    acc = a - (a.cumsum(axis=1)[rows, last] / n)[:, np.newaxis]
+    acc *= _G_MPS2
+    v = acc.cumsum(axis=1) / fs_hz
+    v -= (v.cumsum(axis=1)[rows, last] / n)[:, np.newaxis]
+    z = v.cumsum(axis=1) / fs_hz
+    # z - np.linspace(z[0], z[-1], n), as linspace computes it
+    z0, z1 = z[:, 0], z[rows, last]
+    line = col * ((z1 - z0) / last)[:, np.newaxis] + z0[:, np.newaxis]
+    line[rows, last] = z1
+    z -= line
+    return np.asarray((np.where(valid, z, -np.inf).max(axis=1)
+                       - np.where(valid, z, np.inf).min(axis=1)) * 100.0)
 
 
 def _dot3(a: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
     return np.asarray(a[:, 0] * b[:, 0] + a[:, 1] * b[:, 1] + a[:, 2] * b[:, 2])
-
-
-def _mean(x: NDArray[np.float64]) -> float:
-    # a sequential sum: numpy's pairwise sum depends on the memory alignment of the data,
-    # which depends on how the stream was chunked
-    return float(x.cumsum()[-1]) / x.shape[0] if x.shape[0] else float("nan")
 
 
 def vertical_osc_cm(av_g: NDArray[np.float64], fs_hz: float) -> float:
@@ -584,21 +698,8 @@ def vertical_osc_cm(av_g: NDArray[np.float64], fs_hz: float) -> float:
         Displacement range in cm; the stride is taken as periodic (mean acceleration and
         mean velocity removed, linear drift of the position removed).
     """
-    n = av_g.shape[0]
-    if n < 3:
-        return float("nan")
-    # the means as _mean computes them (sequential sums), with fewer calls: this runs per
-    # stride
-    acc = (av_g - float(av_g.cumsum()[-1]) / n) * _G_MPS2
-    v = acc.cumsum() / fs_hz
-    v = v - float(v.cumsum()[-1]) / n
-    z = v.cumsum() / fs_hz
-    # z - np.linspace(z[0], z[-1], n), as linspace computes it, without its overhead
-    z0, z1 = float(z[0]), float(z[-1])
-    line = np.arange(n) * ((z1 - z0) / (n - 1)) + z0
-    line[-1] = z1
-    z -= line
-    return float((z.max() - z.min()) * 100.0)
+    av = np.asarray(av_g, dtype=np.float64)
+    return _vertical_osc_cms(av, [0], [av.shape[0]], fs_hz)[0]
 
 
 def match_events(det_s: Sequence[float], ref_s: Sequence[float], tol_s: float
