@@ -8,10 +8,8 @@ gives exactly the metrics and alerts the live run produced.
 from __future__ import annotations
 
 import itertools
-import operator
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import cast
 
 import numpy as np
 
@@ -25,10 +23,6 @@ from breathform.signal import pipeline as dsp
 from breathform.signal import sensors as sn
 from breathform.signal.gait import Stride
 from breathform.signal.posture import SegmentCalibration
-
-_SENSOR = operator.attrgetter("sensor")
-_GAP = operator.attrgetter("gap")
-_T_S = operator.attrgetter("t_s")
 
 AUTO_CALIBRATION_NOTE = ("no stored calibration: calibrating automatically (vertical from "
                          "the first still seconds, forward axis from the first steady "
@@ -118,42 +112,35 @@ class SessionProcessor:
             events.append((packets[0].t_rx_s, "calibration", self.calibration_note))
         # each sensor's packets are decoded in one call (its decoder sees them in the same
         # order), then the results are taken in receive order as before
-        sensors = list(map(_SENSOR, packets))
-        by_sensor: dict[str, Sequence[RawPacket]] = dict.fromkeys(sensors, packets)
-        if len(by_sensor) > 1:  # (one sensor: all the packets, as they are)
-            for role in by_sensor:
-                by_sensor[role] = list(itertools.compress(
-                    packets, map(operator.eq, sensors, itertools.repeat(role))))
+        by_sensor: dict[str, list[RawPacket]] = {}
+        for pkt in packets:
+            by_sensor.setdefault(pkt.sensor, []).append(pkt)
         results: dict[str, list[list[ImuBlock | HeartRate]]] = {}
         errors: dict[str, Iterator[tuple[int, DecodeError]]] = {}
         next_err: dict[str, tuple[int, DecodeError] | None] = {}
+        counters = self.counters
+        samples = counters.samples
         for sensor, pkts in by_sensor.items():
             dec = self.decoders.get(sensor)
             if dec is not None:
+                n_before = dec.n_samples
                 results[sensor] = dec.feed_many(pkts)
+                samples[sensor] += dec.n_samples - n_before  # the samples of its blocks
                 errors[sensor] = iter(dec.batch_errors)
                 next_err[sensor] = next(errors[sensor], None)
-        counters = self.counters
-        samples = counters.samples
         checks = self.mount_checks
         counters.packets += len(packets)
         if (len(results) == len(by_sensor) and not any(next_err.values())
                 and not (checks and not all(c.done for c in checks.values()))):
             # nothing per packet to report unless a block has a gap: take the items in
-            # receive order in one pass (each packet's from its sensor's results, in turn)
+            # receive order in one pass
             its = {sensor: iter(res) for sensor, res in results.items()}
-            items = list(itertools.chain.from_iterable(map(next, map(its.__getitem__, sensors))))
-            is_block = list(map(isinstance, items, itertools.repeat(ImuBlock)))
-            blocks = cast(list[ImuBlock], list(itertools.compress(items, is_block))
-                          if False in is_block else items)
-            if not any(map(_GAP, blocks)):
+            items = list(itertools.chain.from_iterable(
+                [next(its[pkt.sensor]) for pkt in packets]))
+            blocks = [x for x in items if isinstance(x, ImuBlock)]
+            if not any(b.gap for b in blocks):
                 if len(blocks) != len(items):
-                    hr = cast(list[HeartRate], list(itertools.compress(
-                        items, map(operator.not_, is_block))))
-                block_sensors = list(map(_SENSOR, blocks))
-                for role in results:
-                    samples[role] += sum(map(len, map(_T_S, itertools.compress(
-                        blocks, map(operator.eq, block_sensors, itertools.repeat(role))))))
+                    hr = [x for x in items if isinstance(x, HeartRate)]
                 return self._step(blocks, hr, events)
             blocks = []
         decoded = {sensor: iter(res) for sensor, res in results.items()}
@@ -166,7 +153,6 @@ class SessionProcessor:
             for item in next(it):
                 if isinstance(item, ImuBlock):
                     blocks.append(item)
-                    samples[item.sensor] += item.t_s.shape[0]
                     if checks:
                         check = checks.get(item.sensor)
                         warn = None if check is None else check.feed(item.t_s, item.acc_g)

@@ -200,6 +200,7 @@ class SensorDecoder:
         n_unknown_char: Packets on characteristics this device kind does not use.
         n_ignored: Well-formed packets that carry nothing decoded here (ECG frames,
             Movesense continuations).
+        n_samples: Samples in the blocks returned so far.
         n_gaps: Blocks flagged with ``gap``.
         n_samples_lost: Samples estimated lost in gaps.
         clock_state: State of the device clock fit.
@@ -252,6 +253,7 @@ class SensorDecoder:
         self.last_error: DecodeError | None = None
         self.n_unknown_char = 0
         self.n_ignored = 0
+        self.n_samples = 0
         self.n_gaps = 0
         self.n_samples_lost = 0
         self.last_cp_response: polar_h10.CpResponse | polar_h10.CpStreamsStopped | None = None
@@ -644,6 +646,7 @@ class SensorDecoder:
         One entry per frame in each list; returns the frames' blocks, in order.
         """
         resets = self.clock_state.n_resets
+        self.n_samples += sum(counts)
         t_all, self.clock_state, n_resets = clock.step_many(
             self.clock_params, self.clock_state, t_dev, counts, t_obs, t_rx, force_reset)
         m = len(counts)

@@ -10,7 +10,8 @@ from numpy.testing import assert_array_equal
 from breathform.firmware_bridge.decode import SensorDecoder
 from breathform.model import HeartRate, ImuBlock, RawPacket
 
-COUNTERS = ("n_gaps", "n_samples_lost", "n_packets", "n_decode_errors", "n_ignored")
+COUNTERS = ("n_gaps", "n_samples_lost", "n_packets", "n_decode_errors", "n_ignored",
+            "n_samples")
 
 
 def feed_both_ways(role: str, kind: str, fs_hz: float, pkts: Sequence[RawPacket], seed: int,
@@ -51,4 +52,5 @@ def feed_both_ways(role: str, kind: str, fs_hz: float, pkts: Sequence[RawPacket]
     assert repr(one.clock_state) == repr(many.clock_state)
     for attr in COUNTERS:
         assert getattr(one, attr) == getattr(many, attr), attr
+    assert one.n_samples == sum(x.n for a in ref for x in a if isinstance(x, ImuBlock))
     return one, many, ref
