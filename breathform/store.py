@@ -517,6 +517,7 @@ class SessionReader:
         """Raw packets in receive order, in lists of ``batch`` (the last may be shorter).
 
         Raises:
+            InputError: If batch < 1.
             StoreError: If a row cannot be read or is not a valid packet (a damaged file).
         """
         if batch < 1:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 
 import numpy as np
 from numpy.testing import assert_array_equal
 
 from breathform.firmware_bridge.decode import SensorDecoder
+from breathform.firmware_bridge.devices import polar_h10 as P
 from breathform.model import HeartRate, ImuBlock, RawPacket
 
 COUNTERS = ("n_gaps", "n_samples_lost", "n_packets", "n_decode_errors", "n_ignored",
@@ -54,3 +56,15 @@ def feed_both_ways(role: str, kind: str, fs_hz: float, pkts: Sequence[RawPacket]
         assert getattr(one, attr) == getattr(many, attr), attr
     assert one.n_samples == sum(x.n for a in ref for x in a if isinstance(x, ImuBlock))
     return one, many, ref
+
+
+def polar_start_response(t_rx: float, factor: float) -> RawPacket:
+    """A Polar "start ACC" response whose settings carry ``factor``."""
+    return RawPacket(t_rx, "chest", P.PMD_CP_UUID, bytes.fromhex("f002020000")
+                     + bytes([5, 1]) + struct.pack("<f", factor))
+
+
+def polar_ecg_frame(t_rx: float, ts: int) -> RawPacket:
+    """A short Polar ECG frame (the decoder counts it as ignored)."""
+    return RawPacket(t_rx, "chest", P.PMD_DATA_UUID,
+                     bytes([0]) + ts.to_bytes(8, "little") + bytes([0, 1, 2, 3]))

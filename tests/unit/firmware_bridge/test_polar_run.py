@@ -9,11 +9,9 @@ gaps; heart rate on the legacy UUID; a factor other than 1).
 
 from __future__ import annotations
 
-import struct
-
 import numpy as np
 import pytest
-from batch_equal import feed_both_ways
+from batch_equal import feed_both_ways, polar_ecg_frame, polar_start_response
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal
@@ -48,12 +46,9 @@ def _stream(seed: int, n_frames: int = 900, rare: float = 1.0) -> list[RawPacket
             ts = 10**17  # the strap restarted its clock
         r = rng.random() / rare
         if r < 0.004:
-            f = float(rng.choice([0.5, 1.0, 2.0]))
-            out.append(RawPacket(t_rx, "chest", P.PMD_CP_UUID, bytes.fromhex("f002020000")
-                                 + bytes([5, 1]) + struct.pack("<f", f)))
+            out.append(polar_start_response(t_rx, float(rng.choice([0.5, 1.0, 2.0]))))
         elif r < 0.008:
-            out.append(RawPacket(t_rx, "chest", P.PMD_DATA_UUID,
-                                 bytes([0]) + ts.to_bytes(8, "little") + bytes([0, 1, 2, 3])))
+            out.append(polar_ecg_frame(t_rx, ts))
         elif r < 0.012:
             out.append(RawPacket(t_rx, "chest", P.HR_MEASUREMENT_UUID, b"\x01\x50"))
         elif r < 0.016:
@@ -102,8 +97,7 @@ def test_polar_runs_equal_single_packets(seed: int, rare: float, runs: dict[bool
 def test_polar_run_of_two_and_factor(runs: dict[bool, int]) -> None:
     """The smallest runs (2 packets), heart rate only, and a start factor other than 1."""
     pkts = [p for p in _stream(5, 300, rare=0.01) if p.char != P.PMD_CP_UUID]
-    start = RawPacket(0.0, "chest", P.PMD_CP_UUID, bytes.fromhex("f002020000")
-                      + bytes([5, 1]) + struct.pack("<f", 0.25))
+    start = polar_start_response(0.0, 0.25)
     hr_only = [p for p in pkts if p.char == P.HR_MEASUREMENT_UUID][:4]
     pkts = [start, *pkts[:100], *hr_only, *pkts[100:]]
     one, _, _ = feed_both_ways("chest", "polar_h10", FS, pkts, 5, 3, has_gyro=False)
