@@ -508,8 +508,12 @@ class SessionReader:
         with self._reading("raw packets"):
             return int(self._con.execute("SELECT COUNT(*) FROM raw").fetchone()[0])
 
-    def iter_raw(self, batch: int = 4096) -> Iterator[RawPacket]:
-        """Raw packets in receive order."""
+    def iter_raw(self, batch: int = 512) -> Iterator[RawPacket]:
+        """Raw packets in receive order.
+
+        Read ``batch`` rows at a time: a small chunk keeps the packets being built in the
+        CPU cache (4096 measured slower than 512).
+        """
         for chunk in self.iter_raw_batches(batch):
             yield from chunk
 
