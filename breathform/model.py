@@ -6,7 +6,10 @@ started. Wall-clock time appears only at the sinks (``*_utc_ns``).
 
 from __future__ import annotations
 
+import collections
+import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -45,6 +48,38 @@ class RawPacket:
             raise InputError(f"sensor must be one of {SENSOR_ROLES}, got {self.sensor!r}")
         if not isinstance(self.payload, bytes):
             raise InputError(f"payload must be bytes, got {type(self.payload).__name__}")
+
+    @classmethod
+    def unchecked_many(cls, t_rx_s: Sequence[float], sensor: Sequence[str],
+                       char: Sequence[str], payload: Sequence[bytes]) -> list[RawPacket]:
+        """Build packets from columns already known to be valid, skipping the checks.
+
+        For the session store, which checks a whole chunk of stored rows at once (every
+        ``t_rx_s`` a finite float, every ``sensor`` a role, every ``payload`` bytes);
+        building a replay's packets one by one through ``__init__`` costs more than
+        reading them.
+
+        Args:
+            t_rx_s: Receive times, one per packet.
+            sensor: Roles, one per packet.
+            char: Characteristic UUIDs, one per packet.
+            payload: Notification bytes, one per packet.
+
+        Returns:
+            The packets, in order.
+        """
+        out = list(map(object.__new__, itertools.repeat(cls, len(t_rx_s))))
+        # each slot's own descriptor, mapped over the packets: a field per pass, no
+        # Python-level call per packet (what object.__setattr__ does, without the lookups)
+        sink: collections.deque[None] = collections.deque(maxlen=0)
+        for set_slot, column in zip(_RAW_PACKET_SLOTS, (t_rx_s, sensor, char, payload),
+                                    strict=True):
+            sink.extend(map(set_slot, out, column))
+        return out
+
+
+_RAW_PACKET_SLOTS = tuple(RawPacket.__dict__[name].__set__ for name in (
+    "t_rx_s", "sensor", "char", "payload"))
 
 
 @dataclass(frozen=True, slots=True)

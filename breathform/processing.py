@@ -118,14 +118,16 @@ class SessionProcessor:
         results: dict[str, list[list[ImuBlock | HeartRate]]] = {}
         errors: dict[str, Iterator[tuple[int, DecodeError]]] = {}
         next_err: dict[str, tuple[int, DecodeError] | None] = {}
+        counters = self.counters
+        samples = counters.samples
         for sensor, pkts in by_sensor.items():
             dec = self.decoders.get(sensor)
             if dec is not None:
+                n_before = dec.n_samples
                 results[sensor] = dec.feed_many(pkts)
+                samples[sensor] += dec.n_samples - n_before  # the samples of its blocks
                 errors[sensor] = iter(dec.batch_errors)
                 next_err[sensor] = next(errors[sensor], None)
-        counters = self.counters
-        samples = counters.samples
         checks = self.mount_checks
         counters.packets += len(packets)
         if (len(results) == len(by_sensor) and not any(next_err.values())
@@ -139,8 +141,6 @@ class SessionProcessor:
             if not any(b.gap for b in blocks):
                 if len(blocks) != len(items):
                     hr = [x for x in items if isinstance(x, HeartRate)]
-                for b in blocks:
-                    samples[b.sensor] += b.t_s.shape[0]
                 return self._step(blocks, hr, events)
             blocks = []
         decoded = {sensor: iter(res) for sensor, res in results.items()}
@@ -153,7 +153,6 @@ class SessionProcessor:
             for item in next(it):
                 if isinstance(item, ImuBlock):
                     blocks.append(item)
-                    samples[item.sensor] += item.t_s.shape[0]
                     if checks:
                         check = checks.get(item.sensor)
                         warn = None if check is None else check.feed(item.t_s, item.acc_g)

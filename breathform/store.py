@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from breathform.errors import InputError, StoreError
 from breathform.model import (
     METRIC_FIELDS,
+    SENSOR_ROLES,
     Alert,
     Cause,
     Metrics,
@@ -125,6 +126,27 @@ def _row_metrics(row: Sequence[Any]) -> Metrics:
         else:
             kw[f] = math.nan if v is None else float(v)
     return Metrics(**kw)
+
+
+_ROLES = frozenset(SENSOR_ROLES)
+
+
+def _raw_packets(rows: list[tuple[Any, ...]]) -> list[RawPacket]:
+    """Packets from rows of the raw table (t_rx_s, sensor, char, payload).
+
+    A chunk whose every row is what the writer stores (a finite float time, a sensor
+    role, a text characteristic, a blob payload) is checked as a whole and built without
+    RawPacket's per-packet checks; any other chunk (a damaged file) is built row by row,
+    as before, so the same rows raise the same errors.
+    """
+    t_rx_s, sensor, char, payload = zip(*rows, strict=True)
+    # sum() is finite only if every time is (inf, -inf and NaN propagate); a sum that
+    # overflows merely takes the row-by-row path, which accepts it
+    if (set(map(type, t_rx_s)) == {float} and set(sensor) <= _ROLES
+            and set(map(type, char)) == {str} and set(map(type, payload)) == {bytes}
+            and math.isfinite(sum(t_rx_s))):
+        return RawPacket.unchecked_many(t_rx_s, sensor, char, payload)
+    return [RawPacket(t_rx_s=t, sensor=s, char=c, payload=bytes(p)) for t, s, c, p in rows]
 
 
 def _stride_row(s: Stride) -> tuple[Any, ...]:
@@ -486,13 +508,28 @@ class SessionReader:
         with self._reading("raw packets"):
             return int(self._con.execute("SELECT COUNT(*) FROM raw").fetchone()[0])
 
-    def iter_raw(self, batch: int = 4096) -> Iterator[RawPacket]:
-        """Raw packets in receive order."""
+    def iter_raw(self, batch: int = 512) -> Iterator[RawPacket]:
+        """Raw packets in receive order.
+
+        Read ``batch`` rows at a time: a small chunk keeps the packets being built in the
+        CPU cache (4096 measured slower than 512).
+        """
+        for chunk in self.iter_raw_batches(batch):
+            yield from chunk
+
+    def iter_raw_batches(self, batch: int = 512) -> Iterator[list[RawPacket]]:
+        """Raw packets in receive order, in lists of ``batch`` (the last may be shorter).
+
+        Raises:
+            InputError: If batch < 1.
+            StoreError: If a row cannot be read or is not a valid packet (a damaged file).
+        """
+        if batch < 1:
+            raise InputError(f"batch must be >= 1, got {batch}")
         with self._reading("raw packets"):
             cur = self._con.execute("SELECT t_rx_s, sensor, char, payload FROM raw ORDER BY id")
             while rows := cur.fetchmany(batch):
-                for t, s, c, p in rows:
-                    yield RawPacket(t_rx_s=t, sensor=s, char=c, payload=bytes(p))
+                yield _raw_packets(rows)
 
     def metric_fields(self) -> tuple[str, ...]:
         """The Metrics fields this file stores (an older schema version has fewer)."""

@@ -30,6 +30,9 @@ _U16 = 2**16
 _WIT_GAP_MIN_S = 0.5
 """WitMotion (no device clock): a receive-time step this much longer than the samples
 explain (and at least two notifications' worth) is taken as lost notifications."""
+_CHAR = operator.attrgetter("char")
+_PAYLOAD = operator.attrgetter("payload")
+_T_RX = operator.attrgetter("t_rx_s")
 
 
 @functools.lru_cache(maxsize=32)
@@ -100,17 +103,17 @@ def _movesense_imu6_uniform(pkts: Sequence[RawPacket]
         (u32 timestamps in ms, samples per packet n, acc in g (m, n, 3), gyro in deg/s
         (m, n, 3)), or None if the run is not like that.
     """
-    size = len(pkts[0].payload)
-    if not (size > 6 and not (size - 6) % 24):
+    payloads = list(map(_PAYLOAD, pkts))
+    size = len(payloads[0])
+    if not (size > 6 and not (size - 6) % 24) or set(map(len, payloads)) != {size}:
         return None
-    uuid = movesense.NOTIFY_UUID
-    for pkt in pkts:
-        d = pkt.payload
-        if len(d) != size or d[0] != movesense.NOTIFY_DATA or pkt.char.lower() != uuid:
-            return None
+    if any(c.lower() != movesense.NOTIFY_UUID for c in set(map(_CHAR, pkts))):
+        return None
     n = (size - 6) // 24
-    rec = np.frombuffer(b"".join([pkt.payload for pkt in pkts]), dtype=np.dtype(
+    rec = np.frombuffer(b"".join(payloads), dtype=np.dtype(
         [("head", "u1", (2,)), ("ts", "<u4"), ("f", "<f4", (6 * n,))]))
+    if not bool((rec["head"][:, 0] == movesense.NOTIFY_DATA).all()):
+        return None
     f32 = rec["f"]
     if not bool(np.isfinite(f32).all()):  # before casting (see _movesense_imu6_many)
         return None
@@ -153,6 +156,13 @@ class _PolarRaw:
 
 
 _NO_FLOATS: NDArray[np.float64] = np.zeros(0)
+_HR_UUIDS = (polar_h10.HR_MEASUREMENT_UUID, polar_h10.HR_MEASUREMENT_UUID_LEGACY)
+
+
+def _heart_rate(pkt: RawPacket) -> HeartRate:
+    """A Heart Rate Measurement notification, decoded and timed by its receive time."""
+    m = polar_h10.decode_hr_measurement(pkt.payload)
+    return HeartRate(t_s=pkt.t_rx_s, hr_bpm=float(m.hr_bpm), rr_ms=m.rr_ms)
 
 
 def _polar_floats(pend: list[_Pending]) -> NDArray[np.float64] | None:
@@ -190,6 +200,7 @@ class SensorDecoder:
         n_unknown_char: Packets on characteristics this device kind does not use.
         n_ignored: Well-formed packets that carry nothing decoded here (ECG frames,
             Movesense continuations).
+        n_samples: Samples in the blocks returned so far.
         n_gaps: Blocks flagged with ``gap``.
         n_samples_lost: Samples estimated lost in gaps.
         clock_state: State of the device clock fit.
@@ -242,6 +253,7 @@ class SensorDecoder:
         self.last_error: DecodeError | None = None
         self.n_unknown_char = 0
         self.n_ignored = 0
+        self.n_samples = 0
         self.n_gaps = 0
         self.n_samples_lost = 0
         self.last_cp_response: polar_h10.CpResponse | polar_h10.CpStreamsStopped | None = None
@@ -291,6 +303,8 @@ class SensorDecoder:
         """
         self.batch_errors = []
         out: list[list[ImuBlock | HeartRate]] = []
+        if self.kind == "polar_h10" and len(pkts) > 1 and self._polar_run(pkts, out):
+            return out
         if self.kind == "movesense" and len(pkts) > 1:
             run = _movesense_imu6_uniform(pkts)
             if run is not None and self._movesense_run(pkts, *run, out):
@@ -318,10 +332,8 @@ class SensorDecoder:
         if self.kind == "polar_h10":
             if char == polar_h10.PMD_DATA_UUID:
                 return self._polar_data(pkt)
-            if char in (polar_h10.HR_MEASUREMENT_UUID,
-                        polar_h10.HR_MEASUREMENT_UUID_LEGACY):
-                m = polar_h10.decode_hr_measurement(pkt.payload)
-                return [HeartRate(t_s=pkt.t_rx_s, hr_bpm=float(m.hr_bpm), rr_ms=m.rr_ms)]
+            if char in _HR_UUIDS:
+                return [_heart_rate(pkt)]
             if char == polar_h10.PMD_CP_UUID:
                 self._polar_cp(pkt.payload)
                 return []
@@ -391,6 +403,70 @@ class SensorDecoder:
                                           self.acc_factor)))
         return box
 
+    def _polar_run(self, pkts: Sequence[RawPacket],
+                   out: list[list[ImuBlock | HeartRate]]) -> bool:
+        """:meth:`_feed_one` for a run of a steady Polar stream, the ACC frames all at once.
+
+        Only when every packet is a well-formed heart-rate measurement or a raw ACC frame
+        (:func:`polar_h10.decode_raw_acc_frames`: all alike), a frame came before the run
+        and no frame resets the device clock (else False, nothing consumed). Then each
+        frame's sample times are ``sample_times_ns(ts, n, fs_hz, prev)``
+        (:func:`polar_h10.sample_times_ns_many`), or ``prev`` None after a gap, and its
+        device times and g what :func:`_polar_floats` forms; the frames go straight to
+        :meth:`_blocks` (nothing may be pending).
+        """
+        prev_ts = self._prev_ts
+        if prev_ts is None:
+            return False
+        chars = list(map(_CHAR, pkts))
+        lower = {c: c.lower() for c in set(chars)}
+        if not set(lower.values()) <= {polar_h10.PMD_DATA_UUID, *_HR_UUIDS}:
+            return False
+        is_data = list(map(operator.eq, map(lower.__getitem__, chars),
+                           itertools.repeat(polar_h10.PMD_DATA_UUID)))
+        data = list(itertools.compress(pkts, is_data))
+        run = polar_h10.decode_raw_acc_frames(list(map(_PAYLOAD, data)))
+        if run is None:
+            return False
+        ts, samples_mg = run
+        m, n = samples_mg.shape[:2]
+        prev = np.empty(m, dtype=np.int64)
+        prev[0] = prev_ts
+        prev[1:] = ts[:-1]
+        dt = ts - prev
+        frame_ns = n * 1e9 / self.fs_hz
+        # _polar_data's tests for a reset (dt < 0.5 frame) and a gap (dt > gap_frames
+        # frames), on Python ints; the same here while dt converts to float64 exactly
+        if not bool(((np.abs(dt) < 2**53) & (dt >= 0.5 * frame_ns)).all()):
+            return False
+        try:
+            hr = [_heart_rate(pkt) for pkt in itertools.compress(
+                pkts, map(operator.not_, is_data))]
+        except DecodeError:
+            return False
+        times = polar_h10.sample_times_ns_many(ts, n, prev)
+        gaps = (dt > self._gap_frames * frame_ns).tolist()
+        lost = [0] * m
+        if True in gaps:
+            for k in itertools.compress(range(m), gaps):
+                lost[k] = max(0, round(int(dt[k]) * self.fs_hz / 1e9) - n)
+                times[k] = polar_h10.sample_times_ns(int(ts[k]), n, self.fs_hz, None)
+        ref = self._ref_dev
+        # as _polar_floats: (times - ref) as float64 * 1e-9, samples as float64 / 1000
+        # (* factor when it is not 1); the observation time float(ts - ref) * 1e-9
+        t_dev = (times.reshape(-1) - ref).astype(np.float64) * 1e-9
+        t_obs = ((ts - ref).astype(np.float64) * 1e-9).tolist()
+        acc = units.mg_to_g(samples_mg.astype(np.float64))
+        if self.acc_factor != 1.0:
+            acc *= self.acc_factor
+        self.n_packets += len(pkts)
+        blocks = iter(self._blocks(list(map(_T_RX, data)), t_dev, [n] * m, t_obs, gaps,
+                                   [False] * m, lost, list(acc), [None] * m))
+        hrs = iter(hr)
+        out += [[next(blocks) if d else next(hrs)] for d in is_data]
+        self._prev_ts, self._prev_n = int(ts[-1]), n
+        return True
+
     def _movesense(self, pkt: RawPacket) -> list[ImuBlock | HeartRate]:
         note = movesense.decode_notification(pkt.payload)
         if isinstance(note, movesense.MovesenseResult):
@@ -454,7 +530,7 @@ class SensorDecoder:
         t_obs = (base + _last_offset_s(n, fs)).tolist()
         lost = lost_a.tolist()
         self.n_packets += m
-        blocks = self._blocks([pkt.t_rx_s for pkt in pkts], t_dev, [n] * m, t_obs,
+        blocks = self._blocks(list(map(_T_RX, pkts)), t_dev, [n] * m, t_obs,
                               (lost_a > 0).tolist(), [False] * m, lost, list(acc_g),
                               list(gyr_dps))
         out += [[b] for b in blocks]
@@ -570,6 +646,7 @@ class SensorDecoder:
         One entry per frame in each list; returns the frames' blocks, in order.
         """
         resets = self.clock_state.n_resets
+        self.n_samples += sum(counts)
         t_all, self.clock_state, n_resets = clock.step_many(
             self.clock_params, self.clock_state, t_dev, counts, t_obs, t_rx, force_reset)
         m = len(counts)

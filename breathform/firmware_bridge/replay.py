@@ -27,14 +27,7 @@ class ReplaySource:
 
     def batches(self) -> Iterator[list[RawPacket]]:
         """Stored packets in batches."""
-        buf: list[RawPacket] = []
-        for p in self._reader.iter_raw():
-            buf.append(p)
-            if len(buf) >= self._batch:
-                yield buf
-                buf = []
-        if buf:
-            yield buf
+        return self._reader.iter_raw_batches(self._batch)
 
     def context(self, t_s: float) -> dict[str, str]:
         """Replay has no extra context."""

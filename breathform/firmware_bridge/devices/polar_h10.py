@@ -235,6 +235,41 @@ def decode_pmd_frame(data: bytes, *, resolution_bits: int = 16,
     return PmdFrame(measurement_type=mtype, timestamp_ns=ts, frame_type=ftype, samples=samples)
 
 
+def decode_raw_acc_frames(frames: Sequence[bytes]
+                          ) -> tuple[NDArray[np.int64], NDArray[np.int64]] | None:
+    """Decode a run of alike raw ACC frames at once: what :func:`decode_pmd_frame` gives.
+
+    For a steady stream: frames of one length, each an ACC measurement (3 channels) of
+    one raw frame type, 0x00 (int8) or 0x01 (int16, what the H10 sends), carrying at
+    least one sample and a timestamp that fits int64.
+
+    Args:
+        frames: Notifications from the PMD data characteristic.
+
+    Returns:
+        (timestamp of each frame's last sample in ns, shape (m,); samples in device
+        units, shape (m, n, 3)), both int64, the values ``decode_pmd_frame`` gives for
+        each frame; or None if the frames are not all like that (decode them one by one).
+    """
+    if not frames:
+        return None
+    size = len(frames[0])
+    if size <= _HEADER_LEN:
+        return None
+    ftype = frames[0][9]
+    width = _RAW_BYTES[ftype] if ftype in (FRAME_INT8, FRAME_INT16) else 0
+    if not width or (size - _HEADER_LEN) % (3 * width) or set(map(len, frames)) != {size}:
+        return None
+    n = (size - _HEADER_LEN) // (3 * width)
+    rec = np.frombuffer(b"".join(frames), dtype=np.dtype([
+        ("type", "u1"), ("ts", "<u8"), ("ftype", "u1"), ("samples", f"<i{width}", (n, 3))]))
+    ts = rec["ts"]
+    if not (bool(((rec["type"] & 0x3F) == MeasurementType.ACC).all())
+            and bool((rec["ftype"] == ftype).all()) and not bool((ts >> np.uint64(63)).any())):
+        return None
+    return ts.astype(np.int64), rec["samples"].astype(np.int64)
+
+
 def _check_samples(samples: NDArray[np.integer] | NDArray[np.floating], name: str
                    ) -> NDArray[np.int64]:
     arr = np.asarray(samples)
@@ -436,6 +471,48 @@ def sample_times_ns(timestamp_ns: int, n: int, fs_hz: float,
         return out
     vals = [prev_timestamp_ns + round(Fraction(i * span, n)) for i in range(1, n + 1)]
     return np.array(vals, dtype=np.int64)
+
+
+def sample_times_ns_many(timestamps_ns: NDArray[np.int64], n: int,
+                         prev_timestamps_ns: NDArray[np.int64]) -> NDArray[np.int64]:
+    """:func:`sample_times_ns` of frames that each have a previous frame, all at once.
+
+    Args:
+        timestamps_ns: Sensor time of each frame's last sample, ns, shape (m,).
+        n: Samples in every frame, >= 1.
+        prev_timestamps_ns: Timestamp of the frame before each, shape (m,).
+
+    Returns:
+        Sample times in ns, shape (m, n), int64: row k is
+        ``sample_times_ns(timestamps_ns[k], n, fs_hz, prev_timestamps_ns[k])``.
+
+    Raises:
+        InputError: If n < 1, the shapes differ, or a previous timestamp is not in
+            [0, its frame's timestamp).
+    """
+    ts = np.asarray(timestamps_ns, dtype=np.int64)
+    prev = np.asarray(prev_timestamps_ns, dtype=np.int64)
+    if n < 1:
+        raise InputError(f"n must be >= 1, got {n}")
+    if ts.ndim != 1 or prev.shape != ts.shape:
+        raise InputError(f"timestamps_ns and prev_timestamps_ns must have the same shape "
+                         f"(m,), got {ts.shape} and {prev.shape}")
+    span = ts - prev
+    if bool((prev < 0).any()) or bool((span <= 0).any()):
+        raise InputError("every prev_timestamps_ns must be in [0, its timestamps_ns)")
+    # as sample_times_ns: span = n Q + rem, and the rounded part c_k of k span / n
+    # (_rounded_fractions, here for every frame's rem and parity of Q at once)
+    big = span >= 2**62 // n
+    q, rem = np.divmod(np.where(big, 0, span), n)
+    k = _one_to(n)[None, :]
+    fl, r = np.divmod(k * rem[:, None], n)
+    odd = (fl + k * (q & 1)[:, None]) & 1
+    out: NDArray[np.int64] = k * q[:, None]
+    out += fl + (2 * r + odd > n)
+    out += prev[:, None]
+    for j in np.flatnonzero(big).tolist():  # spans beyond int64's exact path: one by one
+        out[j] = sample_times_ns(int(ts[j]), n, 1.0, int(prev[j]))
+    return out
 
 
 # --------------------------------------------------------------------------- heart rate

@@ -38,6 +38,8 @@ def _stream(seed: int) -> list[RawPacket]:
             if r < 0.004:  # a non-finite sample (the encoder refuses to write one)
                 data = data[:10] + np.float32(np.nan).tobytes() + data[14:]
             out.append(RawPacket(t_rx, "sacrum", M.NOTIFY_UUID, data))
+            if rng.random() < 0.003:  # a continuation as long as a data notification
+                out.append(RawPacket(t_rx, "sacrum", M.NOTIFY_UUID, bytes([3]) + data[1:]))
         t_ms += round(n * 1000 / FS)
     return out
 

@@ -8,7 +8,7 @@ import struct
 
 import numpy as np
 import pytest
-from batch_equal import feed_both_ways
+from batch_equal import feed_both_ways, polar_ecg_frame, polar_start_response
 
 from breathform.firmware_bridge.devices import polar_h10 as P
 from breathform.model import RawPacket
@@ -29,12 +29,9 @@ def _stream(seed: int) -> list[RawPacket]:
             ts = 10**17  # the strap restarted its clock
         r = rng.random()
         if r < 0.01:
-            f = float(rng.choice([0.25, 1.0, 2.0]))
-            out.append(RawPacket(t_rx, "chest", P.PMD_CP_UUID, bytes.fromhex("f002020000")
-                                 + bytes([5, 1]) + struct.pack("<f", f)))
+            out.append(polar_start_response(t_rx, float(rng.choice([0.25, 1.0, 2.0]))))
         elif r < 0.02:
-            out.append(RawPacket(t_rx, "chest", P.PMD_DATA_UUID,
-                                 bytes([0]) + ts.to_bytes(8, "little") + bytes([0, 1, 2, 3])))
+            out.append(polar_ecg_frame(t_rx, ts))
         if rng.random() < 0.02:
             continue  # lost
         mg = rng.integers(-2000, 2000, (n, 3))
