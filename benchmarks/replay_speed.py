@@ -10,7 +10,11 @@ machine's load. Prints seconds, x real time and the ratio, then where the time g
 more pass through the decoders alone, and one replay with the main stages timed.
 
     .venv/bin/python benchmarks/replay_speed.py [--minutes 60] [--seed 1] [--repeat 3]
-        [--sacrum-hz 208] [--no-neurokit] [--profile N]
+        [--sacrum-hz 208] [--no-neurokit] [--no-tune] [--profile N]
+
+Both are timed twice: first with the C library's default allocator settings, then with
+the ones the ``breathform`` command sets at start-up (:mod:`breathform.allocator`: per-batch
+arrays reuse heap memory instead of fresh pages), neurokit2 included.
 
 ``--profile N`` also runs cProfile over one replay and prints the N functions with the
 most own time (what issue 9's "profile and fix" looks at).
@@ -33,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from breathform import __version__
+from breathform.allocator import tune_for_batches
 from breathform.config import Config, SensorConfig, SensorsConfig, to_toml
 from breathform.firmware_bridge.replay import ReplaySource
 from breathform.model import RawPacket, SessionInfo
@@ -142,6 +147,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="timed runs of each (median)")
     ap.add_argument("--sacrum-hz", type=float, default=208.0, choices=(52.0, 104.0, 208.0))
     ap.add_argument("--no-neurokit", action="store_true", help="skip the neurokit2 row")
+    ap.add_argument("--no-tune", action="store_true",
+                    help="time only with the default allocator (skip the second phase)")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="also cProfile one replay and print the top N functions")
     args = ap.parse_args()
@@ -165,37 +172,23 @@ def main() -> None:
         w.add_raw(src.packets)
         w.close()
         del src
-        ours: list[float] = []
-        nk: list[float] = []
-        n_metrics = n_alerts = 0
-        for _ in range(args.repeat):  # interleaved: both see the same machine load
-            t, n_metrics, n_alerts = _replay_once(path, cfg)
-            ours.append(t)
-            if not args.no_neurokit:
-                nk.append(_neurokit_once(rsp_signal, chest_fs))
-        med = statistics.median(ours)
-        print(f"replay (read store + decode + DSP + alerts): median of {args.repeat}: "
-              f"{med:.2f} s for {dur_s:.0f} s of data = {dur_s / med:.0f}x real time "
-              f"[runs: {', '.join(f'{t:.2f}' for t in ours)} s]")
-        print(f"output: {n_metrics} s of metrics, {n_alerts} alerts")
+        # first as a plain Python process allocates, then with the allocator settings the
+        # breathform command applies (breathform.allocator): neurokit2 runs in the same
+        # process, so it gets them too
+        phases = [("default allocator", False)]
+        if not args.no_tune:
+            phases.append(("allocator as `breathform` sets it", True))
+        for label, tune in phases:
+            if tune and not tune_for_batches():
+                print("(no glibc mallopt here: the allocator setting changes nothing)")
+            _timed_phase(args, label, path, cfg, rsp_signal, chest_fs, dur_s)
         t_read, t_dec = _decode_once(path)
-        print(f"breakdown (one more pass): reading the store {t_read:.2f} s "
-              f"({100 * t_read / med:.0f} %), decoders + clock alignment {t_dec:.2f} s "
-              f"({100 * t_dec / med:.0f} %), the rest (DSP + alerts) "
-              f"{med - t_read - t_dec:.2f} s ({100 * (med - t_read - t_dec) / med:.0f} %)")
+        print(f"breakdown (one more pass): reading the store {t_read:.2f} s, decoders + "
+              f"clock alignment {t_dec:.2f} s")
         t_all, spent = _stages_once(path, cfg)
         print(f"per stage (one more pass, {t_all:.2f} s with timers): " + ", ".join(
             f"{label} {v:.2f} s ({100 * v / t_all:.0f} %)" for label, v in spent.items())
             + f"; the rest {t_all - sum(spent.values()):.2f} s")
-        if nk:
-            nk_med = statistics.median(nk)
-            print(f"neurokit2 {_nk_version()} rsp_process (breathing only) on {dur_s:.0f} s "
-                  f"of a {chest_fs:g} Hz signal ({rsp_signal.size} samples): median of "
-                  f"{args.repeat}: {nk_med:.2f} s = {dur_s / nk_med:.0f}x real time "
-                  f"[runs: {', '.join(f'{t:.2f}' for t in nk)} s]")
-            print(f"ratio: the whole breathform pipeline (2 sensors) takes "
-                  f"{med / nk_med:.2f}x the time neurokit2 takes for breathing alone "
-                  f"({'faster' if med < nk_med else 'slower'})")
         if args.profile:
             prof = cProfile.Profile()
             prof.enable()
@@ -204,6 +197,34 @@ def main() -> None:
             buf = io.StringIO()
             pstats.Stats(prof, stream=buf).sort_stats("tottime").print_stats(args.profile)
             print(buf.getvalue())
+
+
+def _timed_phase(args: argparse.Namespace, label: str, path: Path, cfg: Config,
+                 rsp_signal: np.ndarray, chest_fs: float, dur_s: float) -> None:
+    """Time the replay and neurokit2, interleaved, and print both and their ratio."""
+    ours: list[float] = []
+    nk: list[float] = []
+    n_metrics = n_alerts = 0
+    for _ in range(args.repeat):  # interleaved: both see the same machine load
+        t, n_metrics, n_alerts = _replay_once(path, cfg)
+        ours.append(t)
+        if not args.no_neurokit:
+            nk.append(_neurokit_once(rsp_signal, chest_fs))
+    med = statistics.median(ours)
+    print(f"[{label}]")
+    print(f"  replay (read store + decode + DSP + alerts): median of {args.repeat}: "
+          f"{med:.2f} s for {dur_s:.0f} s of data = {dur_s / med:.0f}x real time "
+          f"[runs: {', '.join(f'{t:.2f}' for t in ours)} s]; output: {n_metrics} s of "
+          f"metrics, {n_alerts} alerts")
+    if nk:
+        nk_med = statistics.median(nk)
+        print(f"  neurokit2 {_nk_version()} rsp_process (breathing only) on {dur_s:.0f} s "
+              f"of a {chest_fs:g} Hz signal ({rsp_signal.size} samples): median of "
+              f"{args.repeat}: {nk_med:.2f} s = {dur_s / nk_med:.0f}x real time "
+              f"[runs: {', '.join(f'{t:.2f}' for t in nk)} s]")
+        print(f"  ratio: the whole breathform pipeline (2 sensors) takes "
+              f"{med / nk_med:.2f}x the time neurokit2 takes for breathing alone "
+              f"({'faster' if med < nk_med else 'slower'})")
 
 
 def _nk_version() -> str:

@@ -16,6 +16,7 @@ from rich.text import Text
 
 from breathform import __version__
 from breathform import config as config_mod
+from breathform.allocator import tune_for_batches
 from breathform.errors import BreathformError
 from breathform.model import SessionInfo
 from breathform.sinks.base import add_sink_arguments
@@ -287,6 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``breathform`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    tune_for_batches()  # per-batch arrays reuse heap memory (breathform.allocator)
     console = Console(stderr=args.command == "analyze")
     try:
         cfg = config_mod.load(args.config)
