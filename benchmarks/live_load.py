@@ -11,7 +11,10 @@ run_session with a real session file, for ``--seconds`` of wall time. Reports:
 - per-block delay: from the moment the batch's last packet is due (its receive time on
   the run's clock) to the end of its processing, percentiles (queueing included).
 
-    .venv/bin/python benchmarks/live_load.py [--seconds 90] [--seed 1]
+    .venv/bin/python benchmarks/live_load.py [--seconds 90] [--seed 1] [--default-allocator]
+
+The process first applies the allocator setting the ``breathform`` command applies at
+start-up (:mod:`breathform.allocator`), unless ``--default-allocator``.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from breathform import __version__
+from breathform.allocator import tune_for_batches
 from breathform.config import Config, SensorConfig, SensorsConfig, to_toml
 from breathform.model import RawPacket, SessionInfo
 from breathform.processing import SessionProcessor, StepOutput
@@ -63,7 +67,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=90.0, help="wall (= session) seconds")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--default-allocator", action="store_true",
+                    help="keep the C library's default allocator settings")
     args = ap.parse_args()
+    if not args.default_allocator:
+        print(f"allocator setting as `breathform` applies it: "
+              f"{'applied' if tune_for_batches() else 'not available here'}")
     base = Config()
     cfg = replace(base, sensors=SensorsConfig(
         chest=base.sensors.chest, sacrum=SensorConfig(kind="movesense", rate_hz=208.0)))
