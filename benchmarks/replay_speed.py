@@ -27,6 +27,7 @@ import cProfile
 import gc
 import io
 import pstats
+import resource
 import statistics
 import tempfile
 import time
@@ -48,6 +49,7 @@ from breathform.store import SessionReader, SessionWriter
 
 def _replay_once(path: Path, cfg: Config) -> tuple[float, int, int]:
     gc.collect()  # every timed pass starts from the same heap (no collection left over)
+    faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     with SessionReader(path) as r:
         source = ReplaySource(r)
         t0 = time.perf_counter()
@@ -57,7 +59,13 @@ def _replay_once(path: Path, cfg: Config) -> tuple[float, int, int]:
             out = proc.feed(batch)
             n_metrics += len(out.metrics)
             n_alerts += len(out.alerts)
-        return time.perf_counter() - t0, n_metrics, n_alerts
+        t = time.perf_counter() - t0
+    _FAULTS.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0)
+    return t, n_metrics, n_alerts
+
+
+_FAULTS: list[int] = []
+"""Minor page faults of each replay timed so far (the memory touched afresh)."""
 
 
 def _decode_once(path: Path) -> tuple[float, float]:
@@ -205,6 +213,7 @@ def _timed_phase(args: argparse.Namespace, label: str, path: Path, cfg: Config,
     ours: list[float] = []
     nk: list[float] = []
     n_metrics = n_alerts = 0
+    _FAULTS.clear()
     for _ in range(args.repeat):  # interleaved: both see the same machine load
         t, n_metrics, n_alerts = _replay_once(path, cfg)
         ours.append(t)
@@ -215,7 +224,8 @@ def _timed_phase(args: argparse.Namespace, label: str, path: Path, cfg: Config,
     print(f"  replay (read store + decode + DSP + alerts): median of {args.repeat}: "
           f"{med:.2f} s for {dur_s:.0f} s of data = {dur_s / med:.0f}x real time "
           f"[runs: {', '.join(f'{t:.2f}' for t in ours)} s]; output: {n_metrics} s of "
-          f"metrics, {n_alerts} alerts")
+          f"metrics, {n_alerts} alerts; minor page faults per replay: "
+          f"{', '.join(str(n) for n in _FAULTS)}")
     if nk:
         nk_med = statistics.median(nk)
         print(f"  neurokit2 {_nk_version()} rsp_process (breathing only) on {dur_s:.0f} s "
