@@ -107,7 +107,7 @@ def cmd_demo(args: argparse.Namespace, cfg: config_mod.Config, console: Console)
 # ----------------------------------------------------------------------------- replay
 def cmd_replay(args: argparse.Namespace, cfg: config_mod.Config, console: Console) -> int:
     """Recompute metrics and alerts from a session's raw packets."""
-    from breathform.firmware_bridge.replay import ReplaySource
+    from breathform.firmware_bridge.replay import PACED_BATCH, ReplaySource
     from breathform.replay_compare import compare
     from breathform.runtime import run_session
     from breathform.sinks.base import SinkContext, build_sinks
@@ -121,7 +121,7 @@ def cmd_replay(args: argparse.Namespace, cfg: config_mod.Config, console: Consol
         else:
             run_cfg = reader.recorded_config()
             note = "with the config it was recorded with"
-        source = ReplaySource(reader)
+        source = ReplaySource(reader, None if args.speed is None else PACED_BATCH)
         console.print(f"replaying {reader.info.session_id} ({source.n_packets} packets) {note}…")
         writer = None
         sid = _new_session_id("replay")

@@ -33,9 +33,12 @@ def test_packets_read_back_equal_across_chunk_boundaries(tmp_path: Path) -> None
     path = _write(tmp_path / "s.bfsession", pkts)
     with SessionReader(path) as r:
         assert list(r.iter_raw()) == pkts
-        assert list(r.iter_raw(batch=7)) == pkts
         chunks = list(r.iter_raw_batches(300))
         assert [len(c) for c in chunks] == [300, 300, 300, 100]
+        # a batch larger than the rows read at a time is joined from several reads
+        assert [len(c) for c in r.iter_raw_batches(700)] == [700, 300]
+        assert [p for c in r.iter_raw_batches(700) for p in c] == pkts
+        assert [len(c) for c in r.iter_raw_batches(7)][:3] == [7, 7, 7]
         got = [p for c in chunks for p in c]
         assert got == pkts
         assert [hash(p) for p in got] == [hash(p) for p in pkts]
