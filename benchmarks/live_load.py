@@ -13,14 +13,16 @@ run_session with a real session file, for ``--seconds`` of wall time. Reports:
 
     .venv/bin/python benchmarks/live_load.py [--seconds 90] [--seed 1] [--default-allocator]
 
-The process first applies the allocator setting the ``breathform`` command applies at
-start-up (:mod:`breathform.allocator`), unless ``--default-allocator``.
+The process first applies the memory settings the ``breathform`` command applies at
+start-up (:mod:`breathform.allocator`: allocator and cycle collector), unless
+``--default-allocator``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import resource
 import tempfile
 import time
@@ -68,11 +70,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=90.0, help="wall (= session) seconds")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--default-allocator", action="store_true",
-                    help="keep the C library's default allocator settings")
+                    help="keep Python's and the C library's default memory settings")
     args = ap.parse_args()
     if not args.default_allocator:
-        print(f"allocator setting as `breathform` applies it: "
-              f"{'applied' if tune_for_batches() else 'not available here'}")
+        print(f"memory settings as `breathform` applies them: allocator "
+              f"{'applied' if tune_for_batches() else 'not available here'}, cycle "
+              f"collector threshold {gc.get_threshold()[0]}")
     base = Config()
     cfg = replace(base, sensors=SensorsConfig(
         chest=base.sensors.chest, sacrum=SensorConfig(kind="movesense", rate_hz=208.0)))

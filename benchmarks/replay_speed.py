@@ -12,9 +12,11 @@ more pass through the decoders alone, and one replay with the main stages timed.
     .venv/bin/python benchmarks/replay_speed.py [--minutes 60] [--seed 1] [--repeat 3]
         [--sacrum-hz 208] [--no-neurokit] [--no-tune] [--profile N]
 
-Both are timed twice: first with the C library's default allocator settings, then with
-the ones the ``breathform`` command sets at start-up (:mod:`breathform.allocator`: per-batch
-arrays reuse heap memory instead of fresh pages), neurokit2 included.
+Both are timed twice: first with Python's and the C library's default memory settings,
+then with the ones the ``breathform`` command sets at start-up (:mod:`breathform.allocator`:
+per-batch arrays reuse heap memory instead of fresh pages, and the cycle collector stays
+out of each batch), neurokit2 included. Each replay's minor page faults and cycle-collector
+passes are printed.
 
 ``--profile N`` also runs cProfile over one replay and prints the N functions with the
 most own time (what issue 9's "profile and fix" looks at).
@@ -50,6 +52,7 @@ from breathform.store import SessionReader, SessionWriter
 def _replay_once(path: Path, cfg: Config) -> tuple[float, int, int]:
     gc.collect()  # every timed pass starts from the same heap (no collection left over)
     faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    passes0 = _gc_passes()
     with SessionReader(path) as r:
         source = ReplaySource(r)
         t0 = time.perf_counter()
@@ -61,11 +64,19 @@ def _replay_once(path: Path, cfg: Config) -> tuple[float, int, int]:
             n_alerts += len(out.alerts)
         t = time.perf_counter() - t0
     _FAULTS.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0)
+    _PASSES.append(_gc_passes() - passes0)
     return t, n_metrics, n_alerts
 
 
 _FAULTS: list[int] = []
 """Minor page faults of each replay timed so far (the memory touched afresh)."""
+
+_PASSES: list[int] = []
+"""Cycle-collector passes (all generations) of each replay timed so far."""
+
+
+def _gc_passes() -> int:
+    return sum(g["collections"] for g in gc.get_stats())
 
 
 def _decode_once(path: Path) -> tuple[float, float]:
@@ -156,7 +167,7 @@ def main() -> None:
     ap.add_argument("--sacrum-hz", type=float, default=208.0, choices=(52.0, 104.0, 208.0))
     ap.add_argument("--no-neurokit", action="store_true", help="skip the neurokit2 row")
     ap.add_argument("--no-tune", action="store_true",
-                    help="time only with the default allocator (skip the second phase)")
+                    help="time only with the default memory settings (skip the second phase)")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="also cProfile one replay and print the top N functions")
     args = ap.parse_args()
@@ -180,15 +191,15 @@ def main() -> None:
         w.add_raw(src.packets)
         w.close()
         del src
-        # first as a plain Python process allocates, then with the allocator settings the
+        # first as a plain Python process allocates, then with the memory settings the
         # breathform command applies (breathform.allocator): neurokit2 runs in the same
         # process, so it gets them too
-        phases = [("default allocator", False)]
+        phases = [("default memory settings", False)]
         if not args.no_tune:
-            phases.append(("allocator as `breathform` sets it", True))
+            phases.append(("memory settings as `breathform` sets them", True))
         for label, tune in phases:
             if tune and not tune_for_batches():
-                print("(no glibc mallopt here: the allocator setting changes nothing)")
+                print("(no glibc mallopt here: only the collector's setting applies)")
             _timed_phase(args, label, path, cfg, rsp_signal, chest_fs, dur_s)
         t_read, t_dec = _decode_once(path)
         print(f"breakdown (one more pass): reading the store {t_read:.2f} s, decoders + "
@@ -214,6 +225,7 @@ def _timed_phase(args: argparse.Namespace, label: str, path: Path, cfg: Config,
     nk: list[float] = []
     n_metrics = n_alerts = 0
     _FAULTS.clear()
+    _PASSES.clear()
     for _ in range(args.repeat):  # interleaved: both see the same machine load
         t, n_metrics, n_alerts = _replay_once(path, cfg)
         ours.append(t)
@@ -225,7 +237,8 @@ def _timed_phase(args: argparse.Namespace, label: str, path: Path, cfg: Config,
           f"{med:.2f} s for {dur_s:.0f} s of data = {dur_s / med:.0f}x real time "
           f"[runs: {', '.join(f'{t:.2f}' for t in ours)} s]; output: {n_metrics} s of "
           f"metrics, {n_alerts} alerts; minor page faults per replay: "
-          f"{', '.join(str(n) for n in _FAULTS)}")
+          f"{', '.join(str(n) for n in _FAULTS)}; cycle-collector passes per replay: "
+          f"{', '.join(str(n) for n in _PASSES)}")
     if nk:
         nk_med = statistics.median(nk)
         print(f"  neurokit2 {_nk_version()} rsp_process (breathing only) on {dur_s:.0f} s "

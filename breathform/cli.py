@@ -288,7 +288,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``breathform`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    tune_for_batches()  # per-batch arrays reuse heap memory (breathform.allocator)
+    tune_for_batches()  # memory settings for batch work (breathform.allocator)
     console = Console(stderr=args.command == "analyze")
     try:
         cfg = config_mod.load(args.config)
