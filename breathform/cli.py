@@ -136,11 +136,12 @@ def cmd_replay(args: argparse.Namespace, cfg: config_mod.Config, console: Consol
         proc = replay_processor(run_cfg, source.sensors, reader.calibration())
         result = asyncio.run(run_session(source, run_cfg, writer=writer, sinks=sinks,
                                          speed=args.speed, processor=proc))
-        stored_m, stored_a = reader.metrics(), reader.alerts()
-        stored_fields = reader.metric_fields()
-        stored_s = reader.strides() if reader.has_strides() else None
-    rep = compare(stored_m, stored_a, result.metrics, result.alerts, stored_fields,
-                  stored_s, result.strides)
+        # the stored metrics and strides are read as they are compared (a long
+        # session's are not held twice)
+        rep = compare(reader.iter_metrics(), reader.alerts(), result.metrics, result.alerts,
+                      reader.metric_fields(),
+                      reader.iter_strides() if reader.has_strides() else None,
+                      result.strides)
     console.print(f"recomputed {len(result.metrics)} s of metrics and {len(result.alerts)} "
                   f"alerts in {result.wall_s:.1f} s "
                   f"({result.duration_s / max(result.wall_s, 1e-9):.0f}× real time)")

@@ -546,12 +546,16 @@ class SessionReader:
 
     def metrics(self) -> list[Metrics]:
         """All stored 1 Hz metrics, in time order (NaN for fields the file does not store)."""
+        return list(self.iter_metrics())
+
+    def iter_metrics(self) -> Iterator[Metrics]:
+        """:meth:`metrics` one at a time (a long session's are not all held at once)."""
         have = set(self.metric_fields())
         # columns added by a later schema version read as NULL (NaN) from older files
         cols = ", ".join(f if f in have else f"NULL AS {f}" for f in METRIC_FIELDS)
         with self._reading("metrics"):
-            return [_row_metrics(r) for r in
-                    self._con.execute(f"SELECT {cols} FROM metrics ORDER BY t_s")]
+            yield from map(_row_metrics, self._con.execute(
+                f"SELECT {cols} FROM metrics ORDER BY t_s"))
 
     def has_strides(self) -> bool:
         """Whether the file has a strides table (schema version 3 on)."""
@@ -561,11 +565,15 @@ class SessionReader:
 
     def strides(self) -> list[Stride]:
         """All stored strides, in time order (none from a file older than version 3)."""
+        return list(self.iter_strides())
+
+    def iter_strides(self) -> Iterator[Stride]:
+        """:meth:`strides` one at a time (a long session's are not all held at once)."""
         if not self.has_strides():
-            return []
+            return
         with self._reading("strides"):
-            return [_row_stride(r) for r in self._con.execute(
-                f"SELECT {', '.join(STRIDE_FIELDS)} FROM strides ORDER BY t_end_s")]
+            yield from map(_row_stride, self._con.execute(
+                f"SELECT {', '.join(STRIDE_FIELDS)} FROM strides ORDER BY t_end_s"))
 
     def alerts(self) -> list[Alert]:
         """All stored alerts, in time order."""
