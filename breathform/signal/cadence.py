@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 from scipy.fft import irfft, next_fast_len, rfft
 
@@ -172,9 +173,10 @@ def frames_step(p: CadenceParams, s: CadenceState, frames: Sequence[fr.Frame]
         return rows, CadenceState(s.framer, zi, s.buf, n_valid)
     stream = np.concatenate((s.buf, *ys))
     if full:
-        idx = np.array([e for _, e in full])[:, np.newaxis] - nw + _arange(nw)
-        for (j, _), row in zip(full, _estimates(p, stream[idx], [float(frames[j].k)
-                                                               for j, _ in full]),
+        # each window copied as a row (one gather of rows, not of every sample)
+        bufs = sliding_window_view(stream, nw)[np.array([e for _, e in full]) - nw]
+        for (j, _), row in zip(full, _estimates(p, bufs, [float(frames[j].k)
+                                                          for j, _ in full]),
                                strict=True):
             rows[j] = row
     return rows, CadenceState(s.framer, zi, stream[stream.shape[0] - nw:], n_valid)
@@ -183,11 +185,19 @@ def frames_step(p: CadenceParams, s: CadenceState, frames: Sequence[fr.Frame]
 def _mag_minus_1(acc_g: Sequence[NDArray[np.float64]]) -> NDArray[np.float64]:
     """|acc| - 1 of consecutive (n_i, 3) chunks, joined.
 
-    One norm over the joined rows: each row's sum of 3 squares is added in the same order
-    whatever the number of rows, so this is the chunks' norms joined, bit for bit.
+    ``np.linalg.norm(a, axis=1) - 1``, bit for bit: the norm adds each row's squares as
+    ``(x*x + y*y) + z*z`` and takes the square root; written out on the columns, the same
+    element-wise operations skip numpy's slow reduction over rows of 3 (each row is on its
+    own, so the chunks' results joined are the joined chunks' result).
     """
     a = acc_g[0] if len(acc_g) == 1 else np.concatenate(acc_g)
-    return np.asarray(np.linalg.norm(a, axis=1) - 1.0)
+    x, y, z = a[:, 0], a[:, 1], a[:, 2]
+    m = x * x
+    m += y * y
+    m += z * z
+    np.sqrt(m, out=m)
+    m -= 1.0
+    return m
 
 
 @lru_cache(maxsize=8)
@@ -219,8 +229,13 @@ def _acfs(z: NDArray[np.float64], nfft: int) -> NDArray[np.float64]:
     pad[:, :z.shape[1]] = z
     w = _workers(None)
     spec = _pfft.r2c(pad, (-1,), True, 0, None, w)
-    pw = np.abs(spec) ** 2 + 0.0j
-    return np.asarray(_pfft.c2r(pw, (-1,), (pw.shape[-1] - 1) * 2, False, 2, None, w))
+    # np.abs(spec) ** 2 + 0.0j written into spec: the same real parts (a square >= 0 plus
+    # 0.0 is itself) and +0.0 imaginary parts, without two temporaries
+    pw = np.abs(spec)
+    np.square(pw, out=pw)
+    spec.real = pw
+    spec.imag = 0.0
+    return np.asarray(_pfft.c2r(spec, (-1,), (spec.shape[-1] - 1) * 2, False, 2, None, w))
 
 
 def estimate(p: CadenceParams, buf: NDArray[np.float64], t_s: float) -> CadenceSecond:
