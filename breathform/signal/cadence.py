@@ -168,18 +168,23 @@ def frames_step(p: CadenceParams, s: CadenceState, frames: Sequence[fr.Frame]
     if run:
         y, zi = filt(sos, _mag_minus_1(run), zi)
         ys.append(y)
-    rows = [CadenceSecond(float(f.k), np.nan, np.nan, 0.0) for f in frames]
     if not ys:
-        return rows, CadenceState(s.framer, zi, s.buf, n_valid)
+        return [_none(f.k) for f in frames], CadenceState(s.framer, zi, s.buf, n_valid)
     stream = np.concatenate((s.buf, *ys))
+    est: dict[int, CadenceSecond] = {}
     if full:
         # each window copied as a row (one gather of rows, not of every sample)
         bufs = sliding_window_view(stream, nw)[np.array([e for _, e in full]) - nw]
-        for (j, _), row in zip(full, _estimates(p, bufs, [float(frames[j].k)
-                                                          for j, _ in full]),
-                               strict=True):
-            rows[j] = row
+        est = dict(zip([j for j, _ in full],
+                       _estimates(p, bufs, [float(frames[j].k) for j, _ in full]),
+                       strict=True))
+    rows = [est[j] if j in est else _none(f.k) for j, f in enumerate(frames)]
     return rows, CadenceState(s.framer, zi, stream[stream.shape[0] - nw:], n_valid)
+
+
+def _none(t_s: float) -> CadenceSecond:
+    """The row of a second without an estimate."""
+    return CadenceSecond(float(t_s), np.nan, np.nan, 0.0)
 
 
 def _mag_minus_1(acc_g: Sequence[NDArray[np.float64]]) -> NDArray[np.float64]:
@@ -265,16 +270,21 @@ def _estimates(p: CadenceParams, bufs: NDArray[np.float64], t_s: Sequence[float]
         std_r = std
     lmin, lmax, lstride, nfft, div = _lags(p, n)
     moving = [i for i in range(m) if not std[i] < p.min_std_g]
-    out = [CadenceSecond(t, np.nan, np.nan, 0.0) for t in t_s]
-    if moving:
-        zm = z if len(moving) == m else z[moving]
-        acf = _acfs(zm, nfft)[:, : lstride + 2]
-        acf = acf / acf[:, :1] * n / div
-        rows = _from_acfs(p, acf, lmin, lmax, [t_s[i] for i in moving])
-        for row, i in zip(rows, moving, strict=True):
-            if std_r[i] < p.min_recent_frac * std[i]:  # stopped: no cadence, stride kept
-                row = CadenceSecond(row.t_s, np.nan, row.stride_s, row.acf)
-            out[i] = row
+    if not moving:
+        return [_none(t) for t in t_s]
+    zm = z if len(moving) == m else z[moving]
+    acf = _acfs(zm, nfft)[:, : lstride + 2]
+    acf = acf / acf[:, :1] * n / div
+    rows = _from_acfs(p, acf, lmin, lmax, [t_s[i] for i in moving])
+    for k, i in enumerate(moving):
+        if std_r[i] < p.min_recent_frac * std[i]:  # stopped: no cadence, stride kept
+            r = rows[k]
+            rows[k] = CadenceSecond(r.t_s, np.nan, r.stride_s, r.acf)
+    if len(moving) == m:
+        return rows
+    out = [_none(t) for t in t_s]
+    for row, i in zip(rows, moving, strict=True):
+        out[i] = row
     return out
 
 
