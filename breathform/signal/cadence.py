@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 from scipy.fft import irfft, next_fast_len, rfft
 
@@ -167,27 +168,41 @@ def frames_step(p: CadenceParams, s: CadenceState, frames: Sequence[fr.Frame]
     if run:
         y, zi = filt(sos, _mag_minus_1(run), zi)
         ys.append(y)
-    rows = [CadenceSecond(float(f.k), np.nan, np.nan, 0.0) for f in frames]
     if not ys:
-        return rows, CadenceState(s.framer, zi, s.buf, n_valid)
+        return [_none(f.k) for f in frames], CadenceState(s.framer, zi, s.buf, n_valid)
     stream = np.concatenate((s.buf, *ys))
+    est: dict[int, CadenceSecond] = {}
     if full:
-        idx = np.array([e for _, e in full])[:, np.newaxis] - nw + _arange(nw)
-        for (j, _), row in zip(full, _estimates(p, stream[idx], [float(frames[j].k)
-                                                               for j, _ in full]),
-                               strict=True):
-            rows[j] = row
+        # each window copied as a row (one gather of rows, not of every sample)
+        bufs = sliding_window_view(stream, nw)[np.array([e for _, e in full]) - nw]
+        est = dict(zip([j for j, _ in full],
+                       _estimates(p, bufs, [float(frames[j].k) for j, _ in full]),
+                       strict=True))
+    rows = [est[j] if j in est else _none(f.k) for j, f in enumerate(frames)]
     return rows, CadenceState(s.framer, zi, stream[stream.shape[0] - nw:], n_valid)
+
+
+def _none(t_s: float) -> CadenceSecond:
+    """The row of a second without an estimate."""
+    return CadenceSecond(float(t_s), np.nan, np.nan, 0.0)
 
 
 def _mag_minus_1(acc_g: Sequence[NDArray[np.float64]]) -> NDArray[np.float64]:
     """|acc| - 1 of consecutive (n_i, 3) chunks, joined.
 
-    One norm over the joined rows: each row's sum of 3 squares is added in the same order
-    whatever the number of rows, so this is the chunks' norms joined, bit for bit.
+    ``np.linalg.norm(a, axis=1) - 1``, bit for bit: the norm adds each row's squares as
+    ``(x*x + y*y) + z*z`` and takes the square root; written out on the columns, the same
+    element-wise operations skip numpy's slow reduction over rows of 3 (each row is on its
+    own, so the chunks' results joined are the joined chunks' result).
     """
     a = acc_g[0] if len(acc_g) == 1 else np.concatenate(acc_g)
-    return np.asarray(np.linalg.norm(a, axis=1) - 1.0)
+    x, y, z = a[:, 0], a[:, 1], a[:, 2]
+    m = x * x
+    m += y * y
+    m += z * z
+    np.sqrt(m, out=m)
+    m -= 1.0
+    return m
 
 
 @lru_cache(maxsize=8)
@@ -219,8 +234,13 @@ def _acfs(z: NDArray[np.float64], nfft: int) -> NDArray[np.float64]:
     pad[:, :z.shape[1]] = z
     w = _workers(None)
     spec = _pfft.r2c(pad, (-1,), True, 0, None, w)
-    pw = np.abs(spec) ** 2 + 0.0j
-    return np.asarray(_pfft.c2r(pw, (-1,), (pw.shape[-1] - 1) * 2, False, 2, None, w))
+    # np.abs(spec) ** 2 + 0.0j written into spec: the same real parts (a square >= 0 plus
+    # 0.0 is itself) and +0.0 imaginary parts, without two temporaries
+    pw = np.abs(spec)
+    np.square(pw, out=pw)
+    spec.real = pw
+    spec.imag = 0.0
+    return np.asarray(_pfft.c2r(spec, (-1,), (spec.shape[-1] - 1) * 2, False, 2, None, w))
 
 
 def estimate(p: CadenceParams, buf: NDArray[np.float64], t_s: float) -> CadenceSecond:
@@ -250,16 +270,21 @@ def _estimates(p: CadenceParams, bufs: NDArray[np.float64], t_s: Sequence[float]
         std_r = std
     lmin, lmax, lstride, nfft, div = _lags(p, n)
     moving = [i for i in range(m) if not std[i] < p.min_std_g]
-    out = [CadenceSecond(t, np.nan, np.nan, 0.0) for t in t_s]
-    if moving:
-        zm = z if len(moving) == m else z[moving]
-        acf = _acfs(zm, nfft)[:, : lstride + 2]
-        acf = acf / acf[:, :1] * n / div
-        rows = _from_acfs(p, acf, lmin, lmax, [t_s[i] for i in moving])
-        for row, i in zip(rows, moving, strict=True):
-            if std_r[i] < p.min_recent_frac * std[i]:  # stopped: no cadence, stride kept
-                row = CadenceSecond(row.t_s, np.nan, row.stride_s, row.acf)
-            out[i] = row
+    if not moving:
+        return [_none(t) for t in t_s]
+    zm = z if len(moving) == m else z[moving]
+    acf = _acfs(zm, nfft)[:, : lstride + 2]
+    acf = acf / acf[:, :1] * n / div
+    rows = _from_acfs(p, acf, lmin, lmax, [t_s[i] for i in moving])
+    for k, i in enumerate(moving):
+        if std_r[i] < p.min_recent_frac * std[i]:  # stopped: no cadence, stride kept
+            r = rows[k]
+            rows[k] = CadenceSecond(r.t_s, np.nan, r.stride_s, r.acf)
+    if len(moving) == m:
+        return rows
+    out = [_none(t) for t in t_s]
+    for row, i in zip(rows, moving, strict=True):
+        out[i] = row
     return out
 
 

@@ -36,6 +36,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 
 from breathform.errors import InputError
@@ -645,6 +646,8 @@ def _vertical_osc_cms(av_g: NDArray[np.float64], a: Sequence[int], b: Sequence[i
     n = np.asarray(b, dtype=np.int64) - lo
     out = np.full(n.shape[0], np.nan)  # NaN for fewer than 3 samples
     ok = np.flatnonzero(n >= 3)
+    if ok.shape[0]:  # room after every stride for the longest one's row
+        av_g = np.concatenate((av_g, np.zeros(int(n[ok].max()))))
     for r0 in range(0, ok.shape[0], _OSC_ROWS):
         r = ok[r0: r0 + _OSC_ROWS]
         out[r] = _osc_rows(av_g, lo[r], n[r], fs_hz)
@@ -656,7 +659,8 @@ def _osc_rows(av_g: NDArray[np.float64], lo: NDArray[np.int64], n: NDArray[np.in
               fs_hz: float) -> NDArray[np.float64]:
     """Peak-to-peak of each stride ``av_g[lo[k]:lo[k] + n[k]]`` (n >= 3), one per row.
 
-    Each stride is a row of one array, padded with zeros after its end. The means are
+    ``av_g`` holds at least ``max(n)`` samples from each ``lo[k]`` on. Each stride is a
+    row of one array, padded with zeros after its end. The means are
     sequential sums (``cumsum``, which adds in order, along the row: the padding comes
     after the stride's last sample and changes none of its sums; numpy's pairwise sum
     would depend on the memory alignment of the data, which depends on how the stream was
@@ -668,12 +672,15 @@ def _osc_rows(av_g: NDArray[np.float64], lo: NDArray[np.int64], n: NDArray[np.in
     rows = np.arange(n.shape[0])
     last = n - 1
     valid = col < n[:, np.newaxis]
-    a = np.where(valid, av_g[np.minimum(lo[:, np.newaxis] + col, av_g.shape[0] - 1)], 0.0)
+    a = sliding_window_view(av_g, width)[lo]  # a copy of each stride's row
+    np.copyto(a, 0.0, where=~valid)
     acc = a - (a.cumsum(axis=1)[rows, last] / n)[:, np.newaxis]
     acc *= _G_MPS2
-    v = acc.cumsum(axis=1) / fs_hz
+    v = acc.cumsum(axis=1)
+    v /= fs_hz
     v -= (v.cumsum(axis=1)[rows, last] / n)[:, np.newaxis]
-    z = v.cumsum(axis=1) / fs_hz
+    z = v.cumsum(axis=1)
+    z /= fs_hz
     # z - np.linspace(z[0], z[-1], n), as linspace computes it
     z0, z1 = z[:, 0], z[rows, last]
     line = col * ((z1 - z0) / last)[:, np.newaxis] + z0[:, np.newaxis]

@@ -111,3 +111,33 @@ def test_frames_with_nan_samples_equal_frame_by_frame() -> None:
         want.append(row)
     got, _ = cadence.frames_step(p, cadence.init_state(p), frames)
     assert repr(got) == repr(want)
+
+
+@given(arrays(np.float64, st.tuples(st.integers(0, 9), st.just(3)),
+              elements=st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                                 st.sampled_from([0.0, -0.0, 1e-170, 1e170, 1.0, -1.0]))))
+def test_magnitude_equals_norm_on_any_values(a: np.ndarray) -> None:
+    # the columns written out: the bits of np.linalg.norm(axis=1), zeros, signs, overflow,
+    # underflow, infinities and NaN included
+    with np.errstate(all="ignore"):  # overflow and inf - inf warn (differently)
+        want = np.linalg.norm(a, axis=1) - 1.0
+        assert cadence._mag_minus_1([a]).tobytes() == want.tobytes()
+        assert cadence._mag_minus_1([a[:1], a[1:]]).tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize("fs_hz", [20.0, 104.0, 208.0])
+def test_acfs_equal_the_public_fft_row_by_row(fs_hz: float) -> None:
+    from scipy.fft import irfft, rfft
+
+    p = cadence.CadenceParams(fs_hz)
+    n = cadence._nwin(p)
+    nfft = cadence._lags(p, n)[3]
+    rng = np.random.default_rng(7)
+    z = rng.normal(0, rng.choice([0.01, 1.0, 30.0], (5, 1)), (5, n))
+    z[1] = 0.0  # a still window: an all-zero spectrum
+    z[2, 10] = np.nan
+    got = cadence._acfs(z, nfft)
+    for r in range(z.shape[0]):
+        want = irfft(np.abs(rfft(z[r], nfft)) ** 2)
+        assert got[r].tobytes() == want.tobytes()
+    assert cadence._acfs(z[:1], nfft).tobytes() == got[:1].tobytes()
