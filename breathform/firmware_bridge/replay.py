@@ -7,13 +7,16 @@ from collections.abc import Iterator
 from breathform.model import RawPacket, SensorInfo
 from breathform.store import SessionReader
 
-FAST_BATCH = 4096
-"""Packets per batch replaying as fast as possible: about 35 s of a two-sensor session.
-The DSP's set-up per batch is then spread over many seconds (measured with
-benchmarks/replay_speed.py: 512 -> 4096 takes about a tenth off a 1-h replay)."""
+FAST_BATCH = 2048
+"""Packets per batch replaying as fast as possible: about a minute of a two-sensor
+session. Instructions per 1-h replay (callgrind, benchmarks/replay_speed.py's session):
+~6 % fewer than at 512, as the DSP's set-up per batch is spread over more seconds; a
+4096-packet batch gains little more and its arrays raise the 6-h replay's peak memory
+(benchmarks/memory_replay.py: 160 / 173 / 196 MB at 1024 / 2048 / 4096)."""
 
 PACED_BATCH = 512
-"""Packets per batch in a paced replay (``--speed``): a few seconds of session."""
+"""Packets per batch in a paced replay (``--speed``): about 16 s of session, delivered
+at its pace."""
 
 
 class ReplaySource:
