@@ -284,12 +284,7 @@ def _step_general(p: RegridParams, s: RegridState, blocks: Sequence[ImuBlock]
                   n_long_gaps=n_long, n_dropped=n_drop)
     if total == 0:
         return empty_samples(has_gyro), new
-    filled = np.zeros(total, bool)
-    for a, m in fills:
-        filled[a:a + m] = True
-    reset = np.zeros(total, bool)
-    if resets:
-        reset[resets] = True
+    filled, reset = _flags(total, fills, resets)
     if len(ts) == 1:
         out = Samples(ts[0], accs[0], gyrs[0] if has_gyro else None, _indices(idxs, total),
                       filled, reset)
@@ -354,12 +349,7 @@ def _step_ordered(p: RegridParams, s: RegridState, blocks: Sequence[ImuBlock]
         return None
     total = t.shape[0]
     idx = _indices(idxs, total) if idxs else np.arange(start, start + total, dtype=np.int64)
-    filled = np.zeros(total, bool)
-    for a, m in fills:
-        filled[a:a + m] = True
-    reset = np.zeros(total, bool)
-    if resets:
-        reset[resets] = True
+    filled, reset = _flags(total, fills, resets)
     n_filled = sum(m for _, m in fills)
     new = replace(s, started=True, next_seq=int(expect), last_t_s=float(t[-1]),
                   last_acc_g=acc[-1].copy(),
@@ -418,6 +408,21 @@ def _splice_gaps(p: RegridParams, s: RegridState, ts: list[NDArray[np.float64]],
         if fill_gyr is not None:
             gyrs.insert(j, fill_gyr)
     return idxs, fills, resets
+
+
+def _flags(total: int, fills: list[tuple[int, int]], resets: list[int]
+           ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """The ``filled`` and ``reset`` flags of ``total`` rows.
+
+    ``fills`` are the filled runs (start row, length), ``resets`` the reset rows.
+    """
+    filled = np.zeros(total, bool)
+    for a, m in fills:
+        filled[a:a + m] = True
+    reset = np.zeros(total, bool)
+    if resets:
+        reset[resets] = True
+    return filled, reset
 
 
 def _indices(pieces: list[tuple[int, int] | NDArray[np.int64]], total: int

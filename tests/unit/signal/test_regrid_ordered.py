@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_regrid_runs import assert_same_samples
 
 from breathform.model import ImuBlock
 from breathform.signal import regrid
@@ -36,15 +37,6 @@ def _stream(draw: st.DrawFn) -> tuple[list[ImuBlock], list[int], bool]:
     return blocks, cuts, has_gyro
 
 
-def _assert_same(want: regrid.Samples, got: regrid.Samples) -> None:
-    for f in ("t_s", "acc_g", "gyr_dps", "idx", "filled", "reset"):
-        a, b = getattr(want, f), getattr(got, f)
-        assert (a is None) == (b is None), f
-        if a is not None:
-            np.testing.assert_array_equal(a, b, err_msg=f)
-            assert a.dtype == b.dtype, f
-
-
 @settings(max_examples=300, deadline=None)
 @given(_stream())
 def test_ordered_equals_general(case: tuple[list[ImuBlock], list[int], bool]) -> None:
@@ -57,7 +49,7 @@ def test_ordered_equals_general(case: tuple[list[ImuBlock], list[int], bool]) ->
         fast = regrid._step_ordered(p, s_got, chunk)
         assert (fast is None) == (not chunk)  # the fast path takes every such call
         got, s_got = regrid.step(p, s_got, chunk)
-        _assert_same(want, got)
+        assert_same_samples(want, got)
         assert repr(s_ref) == repr(s_got)
 
 
