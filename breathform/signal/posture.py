@@ -382,8 +382,10 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
         gravs.append(grav)
         li += 1
     pitch_all = roll_all = _NO_ANGLE
+    pitch_sums: list[float] = []
     if any_cal:
         pitch_all, roll_all = _angles_deg(*g3)
+        pitch_sums = _segment_sums(pitch_all, off)
     # heading of the rest of a run's samples from this frame on (elementwise, so a frame's
     # rows are what heading_deg gives on the frame alone), again if the forward axis changes
     yaw_run: tuple[NDArray[np.float64], NDArray[np.float64], int, NDArray[np.float64]] | None
@@ -410,7 +412,7 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
         roll = yaw = None
         if calibrated:
             a, b = off[li], off[li + 1]
-            pitch = float(np.add.reduce(pitch_all[a:b])) / (b - a)  # == .mean()
+            pitch = pitch_sums[li] / (b - a)  # == pitch_all[a:b].mean()
             _, quat_run, qa, qb = fo
             if quat_run is not None:
                 roll = roll_all[a:b]
@@ -458,6 +460,27 @@ def _frames_step(p: PostureParams, s: PostureState, frames: Sequence[fr.Frame],
     return rows, axes, s, gravs
 
 
+def _segment_sums(x: NDArray[np.float64], off: Sequence[int]) -> list[float]:
+    """``float(np.add.reduce(x[off[i]:off[i + 1]]))`` for each segment i (bit-identical).
+
+    Consecutive segments of one length are summed as the rows of a (k, n) view: a row's
+    sum is the same pairwise sum over its contiguous samples as of the segment alone.
+    """
+    out: list[float] = []
+    i, m = 0, len(off) - 1
+    while i < m:
+        n = off[i + 1] - off[i]
+        j = i + 1
+        while j < m and off[j + 1] - off[j] == n:
+            j += 1
+        if j - i == 1 or n == 0:
+            out.extend(float(np.add.reduce(x[off[q]:off[q + 1]])) for q in range(i, j))
+        else:
+            out.extend(np.add.reduce(x[off[i]:off[j]].reshape(j - i, n), axis=1).tolist())
+        i = j
+    return out
+
+
 def _frame_stats(accs: Sequence[NDArray[np.float64]]
                  ) -> list[tuple[NDArray[np.float64], float, float]]:
     """Per second: mean acc (3,), the largest per-axis std and the std of the sample norms.
@@ -472,31 +495,41 @@ def _frame_stats(accs: Sequence[NDArray[np.float64]]
     if len(accs) == 1:  # one second (live)
         acc = accs[0]
         mean, std = nu.mean_std_axis0(acc)
-        sq = acc * acc
-        return [(mean, float(std.max()), nu.std1(np.sqrt(np.add.reduce(sq, axis=1))))]
+        return [(mean, float(std.max()), nu.std1(_norms(acc)))]
     if not accs:
         return []
     allacc = np.concatenate(accs)
-    sq = allacc * allacc
-    norms = np.sqrt(np.add.reduce(sq, axis=1))  # == np.linalg.norm(allacc, axis=1)
+    norms = _norms(allacc)
     offs = [0, *accumulate(a.shape[0] for a in accs)]
     stats: list[tuple[NDArray[np.float64], float, float] | None] = [None] * len(accs)
     by_len: dict[int, list[int]] = {}
     for i, acc in enumerate(accs):
         by_len.setdefault(acc.shape[0], []).append(i)
-    for idx in by_len.values():
+    for n, idx in by_len.items():
         if len(idx) == 1:
             i = idx[0]
             mean, std = nu.mean_std_axis0(accs[i])
             stats[i] = (mean, float(std.max()), nu.std1(norms[offs[i]:offs[i + 1]]))
             continue
-        m, std = nu.mean_std(np.stack([accs[i] for i in idx], axis=1), 0)
+        k, a = len(idx), offs[idx[0]]
+        if idx[-1] - idx[0] == k - 1:  # consecutive seconds: slices of the joined arrays
+            stacked = allacc[a:a + k * n].reshape(k, n, 3).transpose(1, 0, 2).copy()
+            rows = norms[a:a + k * n].reshape(k, n)
+        else:
+            stacked = np.stack([accs[i] for i in idx], axis=1)
+            rows = np.stack([norms[offs[i]:offs[i + 1]] for i in idx])
+        m, std = nu.mean_std(stacked, 0)
         std_max = std.max(axis=1).tolist()
-        _, n_std = nu.mean_std(np.stack([norms[offs[i]:offs[i + 1]] for i in idx]), 1)
-        n_std_l = n_std.tolist()
+        n_std_l = nu.mean_std(rows, 1)[1].tolist()
         for r, i in enumerate(idx):
             stats[i] = (m[r], std_max[r], n_std_l[r])
     return cast(list[tuple[NDArray[np.float64], float, float]], stats)
+
+
+def _norms(acc: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``np.linalg.norm(acc, axis=1)`` of an (n, 3) array: its sums run left to right."""
+    sq = acc * acc
+    return np.sqrt(sq[:, 0] + sq[:, 1] + sq[:, 2])
 
 
 def stride_range_deg(angle_deg: NDArray[np.float64], stride_s: float, fs_hz: float,

@@ -162,18 +162,19 @@ def step(p: RegridParams, s: RegridState, blocks: Sequence[ImuBlock]
     Returns:
         The samples (filled gaps flagged, long gaps marked by ``reset``) and the new state.
     """
-    fast = _step_contiguous(p, s, blocks)
+    fast = _step_ordered(p, s, blocks)
     if fast is not None:
         return fast
     if len(blocks) > 2:
         parts = _split_runs(s, blocks)
         if len(parts) > 1:
-            # the gaps' blocks alone through the general path, the contiguous runs between
-            # them through the fast one: a step is a stream operation, so the pieces'
-            # samples, concatenated, are the whole call's (test_regrid_runs checks it)
+            # (a block repeats samples, is empty, lacks its gyroscope ...) the blocks that do
+            # not continue the one before alone through the general path, the contiguous
+            # runs between them through the fast one: a step is a stream operation, so the
+            # pieces' samples, concatenated, are the whole call's (test_regrid_runs checks it)
             outs = []
             for part in parts:
-                x, s = (_step_contiguous(p, s, part) if len(part) > 1 else None) or \
+                x, s = (_step_ordered(p, s, part) if len(part) > 1 else None) or \
                     _step_general(p, s, part)
                 outs.append(x)
             return concat_samples(outs, p.has_gyro), s
@@ -283,12 +284,7 @@ def _step_general(p: RegridParams, s: RegridState, blocks: Sequence[ImuBlock]
                   n_long_gaps=n_long, n_dropped=n_drop)
     if total == 0:
         return empty_samples(has_gyro), new
-    filled = np.zeros(total, bool)
-    for a, m in fills:
-        filled[a:a + m] = True
-    reset = np.zeros(total, bool)
-    if resets:
-        reset[resets] = True
+    filled, reset = _flags(total, fills, resets)
     if len(ts) == 1:
         out = Samples(ts[0], accs[0], gyrs[0] if has_gyro else None, _indices(idxs, total),
                       filled, reset)
@@ -299,50 +295,134 @@ def _step_general(p: RegridParams, s: RegridState, blocks: Sequence[ImuBlock]
     return out, new
 
 
-def _step_contiguous(p: RegridParams, s: RegridState, blocks: Sequence[ImuBlock]
-                     ) -> tuple[Samples, RegridState] | None:
-    """:func:`step` when nothing is to be filled, dropped or reset (the usual batch).
+def _step_ordered(p: RegridParams, s: RegridState, blocks: Sequence[ImuBlock]
+                  ) -> tuple[Samples, RegridState] | None:
+    """:func:`step` when samples are only ever missing (the usual batch), in one pass.
 
     That is: every block non-empty, float64, with a gyroscope if the stream has one; each
-    block's first sample the one expected next (by sequence number) and later than the
-    previous sample. Returns None otherwise (the general path handles it).
+    block's first sample at or after the one expected next (by sequence number) and every
+    sample later than the one before. Blocks are then kept whole, so the call's samples
+    are the blocks' arrays with the fills of the gaps between them (each computed as
+    :func:`_step_general` computes it) spliced in, concatenated once. Returns None
+    otherwise (the general path handles it).
     """
     if not blocks:
         return None
     has_gyro = p.has_gyro
-    next_seq = s.next_seq
-    seq0 = int(blocks[0].seq) if not s.started else next_seq
-    expect = seq0
-    for b in blocks:
-        if b.seq != expect or b.gyr_dps is None and has_gyro:
-            return None
+    start = s.next_seq if s.started else int(blocks[0].seq)  # index of the first row out
+    expect = start
+    lost = 0  # samples missing so far
+    # (block, its first row without the fills, samples missing before it, its seq)
+    gaps: list[tuple[int, int, int, int]] = []
+    for j, b in enumerate(blocks):
+        seq = b.seq
+        if seq != expect:
+            if seq < expect:
+                return None
+            gaps.append((j, expect - start - lost, seq - expect, int(seq)))
+            lost += seq - expect
         n = b.t_s.shape[0]
-        if n == 0:
+        if n == 0 or b.gyr_dps is None and has_gyro:
             return None
-        expect += n
+        expect = seq + n
     ts = [b.t_s for b in blocks]
+    accs = [b.acc_g for b in blocks]
+    gyrs = [b.gyr_dps for b in blocks if b.gyr_dps is not None] if has_gyro else []
+    idxs: list[tuple[int, int] | NDArray[np.int64]] = []
+    fills: list[tuple[int, int]] = []
+    resets: list[int] = []
+    if gaps:
+        idxs, fills, resets = _splice_gaps(p, s, ts, accs, gyrs, start, gaps,
+                                           expect - start - lost)
     t = np.concatenate(ts) if len(ts) > 1 else ts[0]
+    # strictly increasing with the fills (which lie between their neighbours, unless
+    # rounding says otherwise: then the general path decides) <=> without them
     if t.dtype != np.float64 or not (t[0] > s.last_t_s and bool((t[1:] > t[:-1]).all())):
         return None
-    accs = [b.acc_g for b in blocks]
     acc = np.concatenate(accs) if len(accs) > 1 else accs[0]
     gyr = None
     if has_gyro:
-        gyrs = [b.gyr_dps for b in blocks if b.gyr_dps is not None]
         gyr = np.concatenate(gyrs) if len(gyrs) > 1 else gyrs[0]
         if gyr.dtype != np.float64:
             return None
     if acc.dtype != np.float64:
         return None
-    total = expect - seq0
-    last = blocks[-1]
-    new = replace(s, started=True, next_seq=expect, last_t_s=float(t[-1]),
-                  last_acc_g=last.acc_g[-1].copy(),
-                  last_gyr_dps=(last.gyr_dps[-1].copy() if has_gyro and last.gyr_dps is not None
-                                else s.last_gyr_dps))
-    out = Samples(t, acc, gyr, np.arange(seq0, expect, dtype=np.int64), np.zeros(total, bool),
-                  np.zeros(total, bool))
-    return out, new
+    total = t.shape[0]
+    idx = _indices(idxs, total) if idxs else np.arange(start, start + total, dtype=np.int64)
+    filled, reset = _flags(total, fills, resets)
+    n_filled = sum(m for _, m in fills)
+    new = replace(s, started=True, next_seq=int(expect), last_t_s=float(t[-1]),
+                  last_acc_g=acc[-1].copy(),
+                  last_gyr_dps=gyr[-1].copy() if gyr is not None else s.last_gyr_dps,
+                  n_filled=s.n_filled + n_filled, n_long_gaps=s.n_long_gaps + len(resets))
+    return Samples(t, acc, gyr, idx, filled, reset), new
+
+
+def _splice_gaps(p: RegridParams, s: RegridState, ts: list[NDArray[np.float64]],
+                 accs: list[NDArray[np.float64]], gyrs: list[NDArray[np.float64]],
+                 start: int, gaps: list[tuple[int, int, int, int]], rows: int
+                 ) -> tuple[list[tuple[int, int] | NDArray[np.int64]], list[tuple[int, int]],
+                            list[int]]:
+    """Insert the fills of the short ``gaps`` (see :func:`_step_ordered`) into the lists.
+
+    ``start`` is the index of the first row out, ``rows`` the number of rows in ``ts``.
+
+    Returns:
+        The output's index runs (first, length), its filled runs (start row, length) and
+        its reset rows.
+    """
+    idxs: list[tuple[int, int] | NDArray[np.int64]] = []
+    fills: list[tuple[int, int]] = []
+    resets: list[int] = []
+    inserts: list[tuple[int, NDArray[np.float64], NDArray[np.float64],
+                        NDArray[np.float64] | None]] = []
+    run0, run_len = start, 0  # the current run of consecutive indices
+    done = 0  # rows before the current block, without the fills
+    filled_rows = 0
+    for j, r, m, seq in gaps:
+        run_len += r - done
+        done = r
+        if m / p.fs_hz <= p.max_fill_s:
+            # hold the sample before the gap (the state's before the call's first block)
+            last_t = float(ts[j - 1][-1]) if j else s.last_t_s
+            frac = np.arange(1, m + 1) / (m + 1)
+            fill_t = last_t + (float(ts[j][0]) - last_t) * frac
+            fill_acc = np.broadcast_to(accs[j - 1][-1] if j else s.last_acc_g, (m, 3)).copy()
+            fill_gyr = None
+            if gyrs:
+                fill_gyr = np.broadcast_to(gyrs[j - 1][-1] if j else s.last_gyr_dps,
+                                           (m, 3)).copy()
+            inserts.append((j, fill_t, fill_acc, fill_gyr))
+            fills.append((r + filled_rows, m))
+            filled_rows += m
+            run_len += m
+        else:
+            resets.append(r + filled_rows)
+            if run_len:
+                idxs.append((run0, run_len))
+            run0, run_len = seq, 0
+    idxs.append((run0, run_len + rows - done))
+    for j, fill_t, fill_acc, fill_gyr in reversed(inserts):
+        ts.insert(j, fill_t)
+        accs.insert(j, fill_acc)
+        if fill_gyr is not None:
+            gyrs.insert(j, fill_gyr)
+    return idxs, fills, resets
+
+
+def _flags(total: int, fills: list[tuple[int, int]], resets: list[int]
+           ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """The ``filled`` and ``reset`` flags of ``total`` rows.
+
+    ``fills`` are the filled runs (start row, length), ``resets`` the reset rows.
+    """
+    filled = np.zeros(total, bool)
+    for a, m in fills:
+        filled[a:a + m] = True
+    reset = np.zeros(total, bool)
+    if resets:
+        reset[resets] = True
+    return filled, reset
 
 
 def _indices(pieces: list[tuple[int, int] | NDArray[np.int64]], total: int
