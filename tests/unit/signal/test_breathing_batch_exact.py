@@ -1,7 +1,7 @@
 """The breathing estimator's batch-wise arithmetic gives the plain formulation bit for bit.
 
-References: the stride comb one block of samples at a time, three numpy operations a
-block (as first written), and the locomotor-coupling prior one second at a time.
+References: the stride comb's recursion one sample at a time, and the locomotor-coupling
+prior one second at a time.
 """
 
 from __future__ import annotations
@@ -21,21 +21,20 @@ def _bits(a: np.ndarray) -> np.ndarray:
 def _comb_plain(lam: float, x: np.ndarray, hx: np.ndarray, hy: np.ndarray,
                 segments: list[tuple[int, int]]
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """y[n] = x[n] - x[n-P] + lam*y[n-P] one sample (row) at a time; y = x where P = 0."""
     h = hx.shape[0]
-    xx = np.concatenate((hx, x))
-    yy = np.concatenate((hy, np.zeros_like(x)))
-    j0 = 0
-    for n, period in segments:
-        end = j0 + n
-        if period <= 0:
-            yy[h + j0:h + end] = x[j0:end]
-            j0 = end
-        while j0 < end:
-            j1 = min(end, j0 + period)
-            a, b = h + j0, h + j1
-            yy[a:b] = xx[a:b] - xx[a - period:b - period] + lam * yy[a - period:b - period]
-            j0 = j1
-    return yy[h:], xx[-h:], yy[-h:]
+    xs = [*hx, *x]
+    ys = [*hy]
+    n = h
+    for count, period in segments:
+        for _ in range(count):
+            if period > 0:
+                ys.append(xs[n] - xs[n - period] + lam * ys[n - period])
+            else:
+                ys.append(xs[n].copy())
+            n += 1
+    y = np.array(ys).reshape(-1, 3)
+    return y[h:], np.array(xs[-h:]), y[-h:]
 
 
 def _check_comb(seed: int, lam: float, segments: list[tuple[int, int]], h: int) -> None:
