@@ -397,8 +397,9 @@ def frames_step(p: BreathParams, s: BreathState, bfs: Sequence[BreathFrame]
 
     Band-pass, comb, decimation and low-pass run once over each run of seconds between
     resets (sequential filters with carried state: the split does not change them), and the
-    windows' spectra of the run in one pass (see :func:`_window_spectra`); the tracker,
-    amplitude, onsets and resting calibration go second by second.
+    windows' spectra and projected powers of the run in one pass (see
+    :func:`_window_spectra`); the tracker, amplitude, onsets and resting calibration go
+    second by second.
     """
     out: list[BreathSecond] = []
     i, n = 0, len(bfs)
