@@ -363,10 +363,17 @@ def _comb_run(lam: float, x: NDArray[np.float64], hx: NDArray[np.float64],
         if period <= 0:
             yy[h + j0:h + end] = x[j0:end]
             j0 = end
+            continue
+        # x[n] - x[n-P] of the whole segment at once (x does not change); per block
+        # lam*y[n-P], then that difference added (the same two roundings: addition commutes)
+        diff = xx[h + j0:h + end] - xx[h + j0 - period:h + end - period]
+        d0 = j0
         while j0 < end:
             j1 = min(end, j0 + period)
             a, b = h + j0, h + j1
-            yy[a:b] = xx[a:b] - xx[a - period:b - period] + lam * yy[a - period:b - period]
+            blk = yy[a:b]
+            np.multiply(yy[a - period:b - period], lam, out=blk)
+            blk += diff[j0 - d0:j1 - d0]
             j0 = j1
     return yy[h:], xx[-h:], yy[-h:]
 
@@ -390,8 +397,9 @@ def frames_step(p: BreathParams, s: BreathState, bfs: Sequence[BreathFrame]
 
     Band-pass, comb, decimation and low-pass run once over each run of seconds between
     resets (sequential filters with carried state: the split does not change them), and the
-    windows' spectra of the run in one pass (see :func:`_window_spectra`); the tracker,
-    amplitude, onsets and resting calibration go second by second.
+    windows' spectra and projected powers of the run in one pass (see
+    :func:`_window_spectra`); the tracker, amplitude, onsets and resting calibration go
+    second by second.
     """
     out: list[BreathSecond] = []
     i, n = 0, len(bfs)
@@ -409,12 +417,14 @@ def _run_step(p: BreathParams, s: BreathState, run: Sequence[BreathFrame],
     """Seconds of one run (a reset only at its first); appends their rows to ``out``."""
     if run[0].frame.reset:
         s = reset_filters(p, s)
-    live = [bf for bf in run if bf.frame.samples.n]
+    ns = [bf.frame.samples.n for bf in run]
+    live = [bf for bf, m in zip(run, ns, strict=True) if m]
     if not live:
         out.extend(BreathSecond(float(bf.frame.k), np.nan, np.nan, 0.0, np.nan, (),
                                 _rest_ok(s)) for bf in run)
         return s
     xs = [bf.frame.samples for bf in live]
+    live_ns = [m for m in ns if m]
     one = len(xs) == 1
     acc = xs[0].acc_g if one else np.concatenate([x.acc_g for x in xs])
     # 1. band-pass at the native rate
@@ -422,14 +432,14 @@ def _run_step(p: BreathParams, s: BreathState, run: Sequence[BreathFrame],
     ya, zi_a = filt(_sos_a(p.fs_hz), acc, zi)
     # 2. stride comb, each second with its own period
     pmax = _pmax(p)
-    periods = [min(pmax, round(bf.stride_s * p.fs_hz)) if np.isfinite(bf.stride_s) else 0
+    periods = [min(pmax, round(bf.stride_s * p.fs_hz)) if math.isfinite(bf.stride_s) else 0
                for bf in live]
     segs: list[tuple[int, int]] = []
-    for x, per in zip(xs, periods, strict=True):
+    for m, per in zip(live_ns, periods, strict=True):
         if segs and segs[-1][1] == per:
-            segs[-1] = (segs[-1][0] + x.n, per)
+            segs[-1] = (segs[-1][0] + m, per)
         else:
-            segs.append((x.n, per))
+            segs.append((m, per))
     yb, cx, cy = _comb_run(p.comb_lambda, ya, s.comb_x, s.comb_y, segs)
     # 3. decimate on absolute indices, low-pass, ring
     if one:
@@ -448,13 +458,18 @@ def _run_step(p: BreathParams, s: BreathState, run: Sequence[BreathFrame],
     if one:
         cum = [int(np.count_nonzero(keep))]
     else:
-        ends = list(accumulate(x.n for x in xs))
+        ends = list(accumulate(live_ns))
         cum = np.cumsum(keep)[np.asarray(ends) - 1].tolist()
     nv = [min(nr, s.n_valid + c) for c in cum]
-    axes = [_axis(bf, big[c + nr - v:c + nr]) for bf, c, v in zip(live, cum, nv, strict=True)]
+    # _axis, whose first answer (the calibrated forward axis) needs no slice of the ring
+    axes = [bf.forward if math.isfinite(bf.forward[0]) else _axis(bf, big[c + nr - v:c + nr])
+            for bf, c, v in zip(live, cum, nv, strict=True)]
+    # gap-filled samples in each second's window, big_filled[c + nr - v:c + nr], as
+    # differences of one cumulative count (exact integers)
+    n_filled = np.concatenate(([0], np.cumsum(big_filled))).tolist()
     spectra = _window_spectra(p, big, [
         (k, cum[k] + nr - nv[k], nv[k]) for k in range(len(live))
-        if axes[k] is not None and nv[k] >= p.min_window_s * p.fs_d_hz])
+        if axes[k] is not None and nv[k] >= p.min_window_s * p.fs_d_hz], axes)
     priors = _priors_now(p, [bf.stride_s if k in spectra else np.nan
                              for k, bf in enumerate(live)])
     tp = _tracker_plan(p.tracker)
@@ -466,9 +481,9 @@ def _run_step(p: BreathParams, s: BreathState, run: Sequence[BreathFrame],
     ons, n_on = s.onsets_s, s.n_onsets
     k = 0
     c_prev = 0
-    for bf in run:
+    for bf, m in zip(run, ns, strict=True):
         t_k = float(bf.frame.k)
-        if not bf.frame.samples.n:
+        if not m:
             out.append(BreathSecond(t_k, np.nan, np.nan, 0.0, np.nan, (), _rest_ok(s)))
             continue
         axis, c, n_valid = axes[k], cum[k], nv[k]
@@ -482,16 +497,16 @@ def _run_step(p: BreathParams, s: BreathState, run: Sequence[BreathFrame],
             belief, f_b, conf = _track_spec(
                 p, tp, belief, sp, tp.mix_prior if pr is rest_prior else p.tracker.prior_mix * pr,
                 ceil_is[k])
-            proj = _proj_power(plan, sp.spec3, axis)
+            proj = _proj_power(plan, sp.spec3, axis) if sp.proj is None else sp.proj
             amp = _amplitude(p, plan, proj, f_b)
             # == ring_filled[-n_valid:].mean(): an exact count over n_valid, rounded once
-            filled_frac = int(np.count_nonzero(big_filled[c + nr - n_valid:c + nr])) / n_valid
+            filled_frac = (n_filled[c + nr] - n_filled[c + nr - n_valid]) / n_valid
             quality = conf * (1.0 - filled_frac)
-            if periods[k] > 0 and np.isfinite(f_b):
+            if periods[k] > 0 and math.isfinite(f_b):
                 amp = amp / max(comb_gain(p.comb_lambda, f_b, bf.stride_s), 0.2)
-            if np.isfinite(f_b) and quality >= p.min_quality:
+            if math.isfinite(f_b) and quality >= p.min_quality:
                 rate = 60.0 * f_b
-            if np.isfinite(bf.forward[0]) and np.isfinite(amp_prev_g):
+            if math.isfinite(bf.forward[0]) and math.isfinite(amp_prev_g):
                 # this second's decimated samples, a fresh array laid out as the low-pass
                 # returns them ("K": the memory order of the run's output)
                 yd = yd_all if one else np.array(yd_all[c_prev:c], order="K")
@@ -507,8 +522,8 @@ def _run_step(p: BreathParams, s: BreathState, run: Sequence[BreathFrame],
                 s = _rest_update(p, s, bf, amp_r, q_r)
             else:
                 s = _rest_update(p, s, bf, amp, quality)
-            if quality >= p.min_quality and np.isfinite(s.rest_amp_g) \
-                    and np.isfinite(bf.vertical[0]):
+            if quality >= p.min_quality and math.isfinite(s.rest_amp_g) \
+                    and math.isfinite(bf.vertical[0]):
                 depth = amp / s.rest_amp_g
         else:
             s = _rest_update(p, s, bf, np.nan, 0.0)
@@ -528,12 +543,15 @@ _Spectra = dict[int, "_WinSpectrum"]
 
 
 def _window_spectra(p: BreathParams, big: NDArray[np.float64],
-                    wins: Sequence[tuple[int, int, int]]) -> _Spectra:
+                    wins: Sequence[tuple[int, int, int]],
+                    axes: Sequence[NDArray[np.float64] | None] | None = None) -> _Spectra:
     """Spectra of the windows ``big[a:a + n]`` given as ``(key, a, n)``, batched per length.
 
     Per key: the plan, the complex spectrum per axis (nb, 3), its power summed over the
     axes (nb,) and that power interpolated on the tracker's grid and whitened (n_grid,),
-    each as :func:`_spectrum` and :func:`_track` compute them for one window.
+    each as :func:`_spectrum` and :func:`_track` compute them for one window; with
+    ``axes`` (indexed by key) also the power projected on the key's axis
+    (:func:`_proj_power`).
     """
     out: _Spectra = {}
     if not wins:
@@ -547,14 +565,7 @@ def _window_spectra(p: BreathParams, big: NDArray[np.float64],
             by_len.setdefault(n, []).append((key, a))
     for n, group in by_len.items():
         plan = _spec_plan(p, n)
-        if len(group) == 1:
-            a = group[0][1]
-            w = big[a:a + n][None]
-        else:
-            w = big[np.asarray([a for _, a in group])[:, None] + _arange_int(n)]
-        z = (w - w.mean(axis=1, keepdims=True)) * plan.hann[:, None]
-        spec3 = _rfft_rows(z, p.nfft, plan.nb)
-        full = (spec3.real ** 2 + spec3.imag ** 2).sum(axis=2)
+        spec3, full = _spectra_rows(big, [a for _, a in group], n, plan, p.nfft)
         spec = (full[:, plan.i0] * (1.0 - plan.frac) + full[:, plan.i0 + 1] * plan.frac) \
             * plan.whiten
         # the tempered evidence, as tracker_step computes it from each row (rows made
@@ -566,7 +577,10 @@ def _window_spectra(p: BreathParams, big: NDArray[np.float64],
             lik1 = None
             if total > 0 and np.isfinite(total):
                 lik1 = (row * (1.0 / total) + 1e-12) ** p.tracker.evidence_temp
-            out[group[0][0]] = _WinSpectrum(plan, spec3[0], full[0], row, total, lik1)
+            key = group[0][0]
+            out[key] = _WinSpectrum(plan, spec3[0], full[0], row, total, lik1,
+                                    None if axes is None else _proj_power(plan, spec3[0],
+                                                                          _axis_of(axes, key)))
             continue
         spec = np.ascontiguousarray(spec)
         totals = spec.sum(axis=1)
@@ -574,32 +588,99 @@ def _window_spectra(p: BreathParams, big: NDArray[np.float64],
         inv = np.divide(1.0, totals, out=np.zeros_like(totals), where=good)
         lik = (spec * inv[:, None] + 1e-12) ** p.tracker.evidence_temp
         tot, ok = totals.tolist(), good.tolist()
+        projs = [None] * len(group) if axes is None else _proj_powers(
+            spec3, [_axis_of(axes, key) for key, _ in group])
         for r, (key, _) in enumerate(group):
             out[key] = _WinSpectrum(plan, spec3[r], full[r], spec[r], tot[r],
-                                    lik[r] if ok[r] else None)
+                                    lik[r] if ok[r] else None, projs[r])
     return out
 
 
-def _rfft_rows(z: NDArray[np.float64], nfft: int, nb: int) -> NDArray[np.complex128]:
-    """``scipy.fft.rfft(z, nfft, axis=1)[:, :nb]`` of windows ``z`` (k, n, 3), n <= nfft.
+def _axis_of(axes: Sequence[NDArray[np.float64] | None], key: int) -> NDArray[np.float64]:
+    axis = axes[key]
+    if axis is None:  # pragma: no cover - _run_step asks for no spectrum without an axis
+        raise InputError(f"window {key} has no projection axis")
+    return axis
 
-    What scipy.fft.rfft does for float64 input (zero-padded to nfft), minus the dispatch,
-    one window per call (pocketfft transforms each row and axis on its own: the grouping
-    does not change a bit). Not all windows at once: their padded copy is megabytes, which
-    malloc maps fresh from the OS on each call, and the page faults of touching it cost
-    more than the FFT (2-3x the time in the 1-h replay); one window's (96 kB at nfft 4096)
-    stays below malloc's mmap threshold (128 kB) and is reused from the heap.
+
+def _proj_powers(spec3: NDArray[np.complex128], axes: Sequence[NDArray[np.float64]]
+                 ) -> list[NDArray[np.float64]]:
+    """:func:`_proj_power` of each ``spec3[r]`` (k, nb, 3) on ``axes[r]``, as (nb,) rows.
+
+    The rows whose axes are the same (bit for bit, same layout) are projected in one
+    stacked matmul: numpy runs the same gemv on each matrix of a stack, and the power
+    is elementwise, so each row is what :func:`_proj_power` gives for it alone.
     """
-    if _pfft is None:  # pragma: no cover - a scipy that moved its backend
-        return np.asarray(sp_fft.rfft(z, nfft, axis=1))[:, :nb]
-    k, n = z.shape[0], z.shape[1]
-    out = np.empty((k, nb, 3), np.complex128)
-    workers = _workers(None)
-    for r in range(k):
-        pad = np.zeros((1, nfft, 3))
-        pad[0, :n] = z[r]
-        out[r] = _pfft.r2c(pad, (1,), True, 0, None, workers)[0, :nb]
-    return out
+    by_axis: dict[tuple[bytes, tuple[int, ...]], list[int]] = {}
+    for r, axis in enumerate(axes):
+        by_axis.setdefault((axis.tobytes(), axis.strides), []).append(r)
+    if len(by_axis) == 1:
+        return list(np.abs(spec3 @ axes[0]) ** 2)
+    row_of: dict[int, NDArray[np.float64]] = {}
+    for rows in by_axis.values():
+        pw = np.abs(spec3[rows] @ axes[rows[0]]) ** 2
+        row_of.update(zip(rows, pw, strict=True))
+    return [row_of[r] for r in range(len(axes))]
+
+
+def _spectra_rows(big: NDArray[np.float64], starts: Sequence[int], n: int, plan: _SpecPlan,
+                  nfft: int) -> tuple[NDArray[np.complex128], NDArray[np.float64]]:
+    """Spectra of the windows ``big[a:a + n]``, ``a`` in ``starts`` (n <= nfft).
+
+    Per window ``w`` the values of::
+
+        z = (w - w.mean(axis=0)) * plan.hann[:, None]
+        spec3 = scipy.fft.rfft(z, nfft, axis=0)[:plan.nb]          # (nb, 3)
+        full = (spec3.real ** 2 + spec3.imag ** 2).sum(axis=1)      # (nb,)
+
+    stacked as (k, nb, 3) and (k, nb), computed in other layouts with the same operations
+    on each element: the windows are gathered as (n, k, 3), so that the mean's sum runs
+    over the outer axis (numpy sums an axis that is not the innermost one row after row,
+    in order, as it does for the (n, 3) window: the same sequential sums, without
+    thousands of 3-element inner loops); the FFT is scipy's backend (minus the dispatch)
+    on :data:`_FFT_ROWS` windows per call, each axis a contiguous zero-padded row
+    (pocketfft transforms each row on its own, several at once in SIMD lanes doing the same
+    operations: the grouping and the layout do not change a bit); ``.sum(axis=1)`` over
+    the three axes is sequential, ``(a0 + a1) + a2``, written out on contiguous rows.
+    """
+    k = len(starts)
+    nb = plan.nb
+    spec3 = np.empty((k, nb, 3), np.complex128)
+    full = np.empty((k, nb))
+    if not k:
+        return spec3, full
+    # (n, k, 3), C-contiguous: the mean's sum below runs over the outer axis
+    z = big[_arange_col(n) + np.asarray(starts, np.intp)]
+    mean = np.add.reduce(z, axis=0)
+    mean /= n
+    z -= mean
+    z *= plan.hann[:, None, None]
+    c = min(k, _FFT_ROWS)
+    pad = np.zeros((c, 3, nfft))  # past n it stays zero: each call writes up to n only
+    buf = np.empty((c, 3, nfft // 2 + 1), np.complex128)
+    workers = None if _pfft is None else _workers(None)
+    for r0 in range(0, k, c):
+        m = min(c, k - r0)
+        pad[:m, :, :n] = z[:, r0:r0 + m].transpose(1, 2, 0)
+        if _pfft is None:  # pragma: no cover - a scipy that moved its backend
+            buf[:m] = sp_fft.rfft(pad[:m], axis=2)
+        else:
+            _pfft.r2c(pad[:m], (2,), True, 0, buf[:m], workers)
+        part = buf[:m, :, :nb]
+        spec3[r0:r0 + m] = part.transpose(0, 2, 1)
+        q = part.real ** 2
+        q += part.imag ** 2
+        np.add(q[:, 0], q[:, 1], out=full[r0:r0 + m])
+        full[r0:r0 + m] += q[:, 2]
+    return spec3, full
+
+
+_FFT_ROWS = 8
+"""Windows per pocketfft call in :func:`_spectra_rows`: one window's three axes fill few
+SIMD lanes and each call has a fixed cost (8 windows per call take ~20 % less time per
+window than one). Its buffers (8 x 3 x nfft floats in, as many complex out: ~1.6 MB at
+nfft 4096) are allocated once per batch and reused by every call, not a padded copy of all
+the batch's windows (megabytes more, fresh pages each batch)."""
 
 
 class _WinSpectrum(NamedTuple):
@@ -611,17 +692,19 @@ class _WinSpectrum(NamedTuple):
     spec: NDArray[np.float64]               # that on the grid, whitened, (n_grid,)
     total: float                            # its sum
     lik: NDArray[np.float64] | None         # tempered evidence (None: no evidence)
+    proj: NDArray[np.float64] | None        # power projected on an axis (None: not asked)
 
 
 @lru_cache(maxsize=16)
-def _arange_int(n: int) -> NDArray[np.intp]:
-    a = np.arange(n)
+def _arange_col(n: int) -> NDArray[np.intp]:
+    """``np.arange(n)[:, None]`` (read-only)."""
+    a = np.arange(n)[:, None]
     a.setflags(write=False)
     return a
 
 
 def _rest_ok(s: BreathState) -> bool:
-    return bool(np.isfinite(s.rest_amp_g))
+    return math.isfinite(s.rest_amp_g)
 
 
 def _axis(bf: BreathFrame, ring: NDArray[np.float64]) -> NDArray[np.float64] | None:
@@ -630,7 +713,7 @@ def _axis(bf: BreathFrame, ring: NDArray[np.float64]) -> NDArray[np.float64] | N
     The calibrated forward axis, else the ring's principal horizontal axis, else (vertical
     unknown) its principal axis; None before 8 samples.
     """
-    if np.isfinite(bf.forward[0]):
+    if math.isfinite(bf.forward[0]):
         return bf.forward
     if ring.shape[0] < 8:
         return None
@@ -667,7 +750,8 @@ def _priors_now(p: BreathParams, strides_s: Sequence[float]) -> list[NDArray[np.
         w1 = np.exp((-0.5 / p.coupling_sigma_log ** 2) * (_log_grid(p.tracker) - mu1) ** 2)
         out[k] = np.asarray(w1 / w1.sum())
         return out
-    mu = np.asarray([np.log(p.breaths_per_stride / strides_s[k]) for k in rows])
+    # elementwise: the same division and log per row as one row alone
+    mu = np.log(p.breaths_per_stride / np.asarray([strides_s[k] for k in rows], np.float64))
     w = np.exp((-0.5 / p.coupling_sigma_log ** 2)
                * (_log_grid(p.tracker)[None, :] - mu[:, None]) ** 2)
     w = w / w.sum(axis=1, keepdims=True)
@@ -922,8 +1006,8 @@ def _proj_power(plan: _SpecPlan, spec3: NDArray[np.complex128], axis: NDArray[np
 
 def _bins_near(plan: _SpecPlan, f_hz: float, halfwidth_hz: float) -> slice:
     """The bins ``k`` with ``|k df - f_hz| <= halfwidth_hz``."""
-    lo = max(0, int(np.ceil((f_hz - halfwidth_hz) / plan.df_hz - 1e-9)))
-    hi = min(plan.nb, int(np.floor((f_hz + halfwidth_hz) / plan.df_hz + 1e-9)) + 1)
+    lo = max(0, math.ceil((f_hz - halfwidth_hz) / plan.df_hz - 1e-9))
+    hi = min(plan.nb, math.floor((f_hz + halfwidth_hz) / plan.df_hz + 1e-9) + 1)
     return slice(lo, max(lo, hi))
 
 
@@ -944,10 +1028,10 @@ def _dominant_amplitude(p: BreathParams, plan: _SpecPlan, spec: NDArray[np.float
 def _amplitude(p: BreathParams, plan: _SpecPlan, spec: NDArray[np.float64], f_b: float
                ) -> float:
     """Rms amplitude of the projected window within ``peak_halfwidth_hz`` of ``f_b``."""
-    if not np.isfinite(f_b):
+    if not math.isfinite(f_b):
         return 0.0
-    pk = float(spec[_bins_near(plan, f_b, p.peak_halfwidth_hz)].sum())
-    return float(np.sqrt(2.0 * pk / (p.nfft * plan.w2_sum)))
+    pk = float(np.add.reduce(spec[_bins_near(plan, f_b, p.peak_halfwidth_hz)]))
+    return math.sqrt(2.0 * pk / (p.nfft * plan.w2_sum))
 
 
 @lru_cache(maxsize=16)
@@ -959,9 +1043,9 @@ def _rest_update(p: BreathParams, s: BreathState, bf: BreathFrame, amp: float,
                  quality: float) -> BreathState:
     if s.rest_final:
         return s
-    if bf.still and np.isfinite(bf.vertical[0]):
+    if bf.still and math.isfinite(bf.vertical[0]):
         run = s.still_run + 1
-        if run >= p.window_s + 2 and quality >= 0.4 and np.isfinite(amp):
+        if run >= p.window_s + 2 and quality >= 0.4 and math.isfinite(amp):
             rs, rn = s.rest_sum_g + amp, s.rest_n + 1
             return replace(s, still_run=run, rest_sum_g=rs, rest_n=rn,
                            rest_amp_g=rs / rn if rn >= p.rest_min_s else s.rest_amp_g)
@@ -982,7 +1066,7 @@ def _track_onsets(p: BreathParams, amp_prev_g: float, trk: tuple[int, float, flo
     with their count.
     """
     # inhalation = chest rotating backwards = gravity moving towards +forward
-    h = p.onset_hyst * 2.0 * np.sqrt(2.0) * amp_prev_g
+    h = p.onset_hyst * 2.0 * math.sqrt(2.0) * amp_prev_g
     mode, ev, et = trk
     found: list[float] = []
     for ti, vi in zip(t.tolist(), v.tolist(), strict=True):
