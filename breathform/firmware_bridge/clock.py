@@ -247,8 +247,10 @@ _recent_hulls: collections.OrderedDict[
 _recent_hulls = collections.OrderedDict()
 """The last hulls the fit built (points and indices), by their last point, across clocks:
 when a new bin starts, the bins before it are the previous fit's bins less the ones that
-left the window, and their hull is derived from that fit's hull. Keyed by the last point so
-that a clock finds its own last hull however many fits other clocks did in between."""
+left the window, and their hull is derived from that fit's hull (and a step_many() call
+that starts within a bin finds the prefix hull the last call ended with). Keyed by the last
+point so that a clock finds its own last hull however many fits other clocks did in
+between."""
 
 _N_RECENT_HULLS = 128
 
