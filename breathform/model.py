@@ -9,9 +9,9 @@ from __future__ import annotations
 import collections
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +20,8 @@ from breathform.errors import InputError
 
 SensorRole = Literal["chest", "sacrum"]
 SENSOR_ROLES: tuple[SensorRole, ...] = ("chest", "sacrum")
+
+_T = TypeVar("_T")
 
 DeviceKind = Literal["polar_h10", "movesense", "witmotion", "diy"]
 DEVICE_KINDS: tuple[DeviceKind, ...] = ("polar_h10", "movesense", "witmotion", "diy")
@@ -68,14 +70,21 @@ class RawPacket:
         Returns:
             The packets, in order.
         """
-        out = list(map(object.__new__, itertools.repeat(cls, len(t_rx_s))))
-        # each slot's own descriptor, mapped over the packets: a field per pass, no
-        # Python-level call per packet (what object.__setattr__ does, without the lookups)
-        sink: collections.deque[None] = collections.deque(maxlen=0)
-        for set_slot, column in zip(_RAW_PACKET_SLOTS, (t_rx_s, sensor, char, payload),
-                                    strict=True):
-            sink.extend(map(set_slot, out, column))
-        return out
+        return _build(cls, len(t_rx_s), _RAW_PACKET_SLOTS, (t_rx_s, sensor, char, payload))
+
+
+def _build(cls: type[_T], n: int, slots: tuple[Callable[[Any, Any], None], ...],
+           columns: tuple[Iterable[Any], ...]) -> list[_T]:
+    """Instances of a frozen slotted class (n of them), each slot set from its column.
+
+    Each slot's own descriptor is mapped over the instances: a field per pass, no
+    Python-level call per instance (what object.__setattr__ does, without the lookups).
+    """
+    out: list[_T] = list(map(object.__new__, itertools.repeat(cls, n)))
+    sink: collections.deque[None] = collections.deque(maxlen=0)
+    for set_slot, column in zip(slots, columns, strict=True):
+        sink.extend(map(set_slot, out, column))
+    return out
 
 
 _RAW_PACKET_SLOTS = tuple(RawPacket.__dict__[name].__set__ for name in (
@@ -129,26 +138,32 @@ class ImuBlock:
         return int(self.t_s.shape[0])
 
     @classmethod
-    def unchecked(cls, sensor: str, fs_hz: float, seq: int, t_s: NDArray[np.float64],
-                  acc_g: NDArray[np.float64], gyr_dps: NDArray[np.float64] | None,
-                  gap: bool) -> ImuBlock:
-        """Build a block whose fields are already known to be valid, skipping the checks.
+    def unchecked_many(cls, sensor: str, fs_hz: float, seq: Sequence[int],
+                       t_s: Sequence[NDArray[np.float64]], acc_g: Sequence[NDArray[np.float64]],
+                       gyr_dps: Sequence[NDArray[np.float64] | None], gap: Sequence[bool]
+                       ) -> list[ImuBlock]:
+        """Build blocks whose fields are already known to be valid, skipping the checks.
 
         For the device decoders only, which build every field to the shapes above, with
         ``t_s`` strictly increasing by construction (the device clock map); this runs for
         every packet, where the checks cost more than the rest of building the block.
+
+        Args:
+            sensor: The blocks' sensor.
+            fs_hz: Their nominal sample rate.
+            seq: Each block's first sample index.
+            t_s: Each block's sample times.
+            acc_g: Each block's acceleration.
+            gyr_dps: Each block's angular rate (or None).
+            gap: Each block's gap flag.
+
+        Returns:
+            The blocks, in order.
         """
-        b = object.__new__(cls)
-        # the slots' own descriptors: what object.__setattr__ does, without the lookups
-        s_sensor, s_fs, s_seq, s_t, s_acc, s_gyr, s_gap = _IMU_BLOCK_SLOTS
-        s_sensor(b, sensor)
-        s_fs(b, fs_hz)
-        s_seq(b, seq)
-        s_t(b, t_s)
-        s_acc(b, acc_g)
-        s_gyr(b, gyr_dps)
-        s_gap(b, gap)
-        return b
+        n = len(seq)
+        return _build(cls, n, _IMU_BLOCK_SLOTS, (
+            itertools.repeat(sensor, n), itertools.repeat(fs_hz, n), seq, t_s, acc_g, gyr_dps,
+            gap))
 
 
 _IMU_BLOCK_SLOTS = tuple(ImuBlock.__dict__[name].__set__ for name in (

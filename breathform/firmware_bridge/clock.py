@@ -247,8 +247,10 @@ _recent_hulls: collections.OrderedDict[
 _recent_hulls = collections.OrderedDict()
 """The last hulls the fit built (points and indices), by their last point, across clocks:
 when a new bin starts, the bins before it are the previous fit's bins less the ones that
-left the window, and their hull is derived from that fit's hull. Keyed by the last point so
-that a clock finds its own last hull however many fits other clocks did in between."""
+left the window, and their hull is derived from that fit's hull (and a step_many() call
+that starts within a bin finds the prefix hull the last call ended with). Keyed by the last
+point so that a clock finds its own last hull however many fits other clocks did in
+between."""
 
 _N_RECENT_HULLS = 128
 
@@ -264,8 +266,8 @@ def _remember_hull(ts: tuple[float, ...], ys: tuple[float, ...], hull: tuple[int
             pass
 
 
-@functools.lru_cache(maxsize=16)
-def _hull_indices(ts: tuple[float, ...], ys: tuple[float, ...]) -> tuple[int, ...]:
+def _derive_hull(ts: tuple[float, ...], ys: tuple[float, ...]) -> tuple[int, ...]:
+    """Indices of the lower hull of points sorted by ts, from a remembered hull if one fits."""
     m = len(ts)
     if m == 0:
         return ()
@@ -284,6 +286,11 @@ def _hull_indices(ts: tuple[float, ...], ys: tuple[float, ...]) -> tuple[int, ..
         h0 = kept[0]
         return tuple(_chain(ts, ys, h0 + 1) + kept[1:])
     return tuple(_chain(ts, ys, m))
+
+
+_hull_indices = functools.lru_cache(maxsize=16)(_derive_hull)
+""":func:`_derive_hull`, cached by the points (for :func:`_lower_hull`, which asks for the
+same prefix at every fit; :func:`_fit_prefix` keeps its own and skips hashing them)."""
 
 
 def _lower_hull(ts: tuple[float, ...], ys: tuple[float, ...]) -> list[int]:
@@ -330,12 +337,30 @@ class _Prefix:
     instance) whenever bins are added, dropped or cleared.
     """
 
-    __slots__ = ("hull", "low", "r")
+    __slots__ = ("hull", "last", "low", "prefix", "r")
 
     def __init__(self) -> None:
         self.hull: tuple[int, ...] | None = None
+        self.prefix: tuple[tuple[float, ...], tuple[float, ...]] = ((), ())  # its points
         self.r = math.nan  # the slope ``low`` was taken with (NaN: none yet)
         self.low = math.inf
+        # the last fit's bins and hull, for _remember_hull when the bins are replaced
+        self.last: tuple[tuple[float, ...], tuple[float, ...], list[int]] | None = None
+
+    def remember(self) -> None:
+        """Keep the hulls :func:`_derive_hull` may be asked for next.
+
+        The last fit's (its bins are the next bin's prefix, less the bins that leave the
+        window) and the prefix's (a later :func:`_step_many` call starts with the same
+        prefix). :func:`_step_many` calls this when it replaces the instance and when it
+        returns, instead of every fit remembering its hull.
+        """
+        if self.hull is not None:
+            _remember_hull(*self.prefix, self.hull)
+        if self.last is not None:
+            ts, ys, hull = self.last
+            _remember_hull(ts, ys, tuple(hull))
+            self.last = None
 
 
 def _fit_prefix(p: ClockParams, ts: tuple[float, ...], ys: tuple[float, ...], prev_r: float,
@@ -351,10 +376,11 @@ def _fit_prefix(p: ClockParams, ts: tuple[float, ...], ys: tuple[float, ...], pr
     if m >= 2 and ts[-1] - ts[0] >= p.min_baseline_s:
         h = pre.hull
         if h is None:
-            h = pre.hull = _hull_indices(ts[:-1], ys[:-1])
+            pre.prefix = ts[:-1], ys[:-1]
+            h = pre.hull = _derive_hull(*pre.prefix)
         hull = list(h)
         _push(hull, ts, ys, m - 1)
-        _remember_hull(ts, ys, tuple(hull))
+        pre.last = (ts, ys, hull)  # remembered when the bins change (_Prefix.remember)
         r = _hull_slope(ts, ys, hull, r)
     rmax = p.max_drift_ppm * _PPM
     r = min(max(r, -rmax), rmax)
@@ -443,8 +469,9 @@ def _map_exact(p: ClockParams, prm: tuple[float, ...], x: float) -> float:
     """The map of rel device time x, bit-identical to mapping it within a packet.
 
     _map_rel_arr's operations in the same order on Python floats (IEEE doubles, as numpy's
-    elementwise +, *, / are), except the exponential, which numpy computes (on a
-    one-element array, as _map_rel_arr would) since libm's may round differently.
+    elementwise +, *, / are), except the exponential, which numpy computes (its ufunc loop
+    on the float as a 0-d array: the loop _map_rel_arr runs over an array, element by
+    element) since libm's may round differently.
     """
     _t_ref, out_ref, a, r, t0, e0, tau = prm
     out = x * r
@@ -458,7 +485,7 @@ def _map_exact(p: ClockParams, prm: tuple[float, ...], x: float) -> float:
         if res < 0.0:  # np.maximum(res, 0.0); res is finite (a -0.0 gives exp(-0.0) == 1)
             res = 0.0
         res /= -tau
-        out += float(np.exp(np.array([res]))[0]) * e0
+        out += float(np.exp(res)) * e0
     else:
         out += 0.0
     return out
@@ -806,6 +833,7 @@ def _step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
             a, r, t0, e0, tau = (nxt.fit_a_s, nxt.fit_drift, nxt.res_t0_s, nxt.res_e0_s,
                                  nxt.res_tau_s)
             last_obs, last_sample, n_resets = nxt.last_obs_s, nxt.last_sample_s, nxt.n_resets
+            pre.remember()
             pre = _Prefix()
             if run_n:
                 runs.append(run_n)
@@ -832,6 +860,7 @@ def _step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
                 changed = False
         else:
             ids, bt, by = ids + (bid,), bt + (t_rel,), by + (y,)
+            pre.remember()
             pre = _Prefix()
             keep_from = bid - n_keep
             j = 0
@@ -857,6 +886,7 @@ def _step_many(p: ClockParams, s: ClockState, t_dev_s: NDArray[np.float64],
         n_obs += 1
         resets.append(n_resets)
         k += 1
+    pre.remember()
     runs.append(run_n)
     out = _map_many(p, t, runs, prms)
     if last_out is None:  # the last packet with samples: its last output, as mapped
@@ -883,7 +913,14 @@ def _map_many(p: ClockParams, t: NDArray[np.float64], counts: Sequence[int],
     cols: NDArray[np.float64] = np.array([(t_ref, out_ref, a, r, t0, e0 if e0 != 0.0 else 0.0,
                       tau if e0 != 0.0 else math.inf)
                      for t_ref, out_ref, a, r, t0, e0, tau in prms]).T
-    t_ref_v, out_ref_v, a_v, r_v, t0_v, e0_v, tau_v = np.repeat(cols, counts, axis=1)
+    cnt = np.array(counts, dtype=np.intp)
+    # a parameter that is the same float in every run (bit for bit: the same sign of zero)
+    # is used as a scalar (elementwise, the same results); only the others are repeated
+    # per sample (t_ref, out_ref and r usually change only at a re-anchoring)
+    same = ((cols == cols[:, :1]) & (np.signbit(cols) == np.signbit(cols[:, :1]))).all(axis=1)
+    t_ref_v, out_ref_v, a_v, r_v, t0_v, e0_v, tau_v = [
+        float(c[0]) if k else np.repeat(c, cnt) for c, k in zip(cols, same.tolist(),
+                                                                 strict=True)]
     t_rel: NDArray[np.float64] = t - t_ref_v
     out: NDArray[np.float64] = t_rel * r_v
     out += a_v

@@ -695,6 +695,5 @@ class SensorDecoder:
                 self._last_t_rx_s = t_rx[k]
         # every field is valid by construction (the clock map keeps t_s strictly
         # increasing; the device decoders return (n, 3) arrays): skip ImuBlock's checks
-        return list(map(ImuBlock.unchecked, itertools.repeat(self.role, m),
-                        itertools.repeat(self.fs_hz, m), seqs, t_rows, acc_g, gyr_dps,
-                        flags))
+        return ImuBlock.unchecked_many(self.role, self.fs_hz, seqs, t_rows, acc_g, gyr_dps,
+                                       flags)
