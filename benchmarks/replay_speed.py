@@ -10,7 +10,7 @@ machine's load. Prints seconds, x real time and the ratio, then where the time g
 more pass through the decoders alone, and one replay with the main stages timed.
 
     .venv/bin/python benchmarks/replay_speed.py [--minutes 60] [--seed 1] [--repeat 3]
-        [--sacrum-hz 208] [--no-neurokit] [--no-tune] [--profile N]
+        [--sacrum-hz 208] [--no-neurokit] [--no-tune] [--batch PACKETS] [--profile N]
 
 Both are timed twice: first with Python's and the C library's default memory settings,
 then with the ones the ``breathform`` command sets at start-up (:mod:`breathform.allocator`:
@@ -42,7 +42,7 @@ import numpy as np
 from breathform import __version__
 from breathform.allocator import tune_for_batches
 from breathform.config import Config, SensorConfig, SensorsConfig, to_toml
-from breathform.firmware_bridge.replay import ReplaySource
+from breathform.firmware_bridge.replay import FAST_BATCH, ReplaySource
 from breathform.model import RawPacket, SessionInfo
 from breathform.processing import SessionProcessor
 from breathform.sim.source import SimSource
@@ -54,7 +54,7 @@ def _replay_once(path: Path, cfg: Config) -> tuple[float, int, int]:
     faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     passes0 = _gc_passes()
     with SessionReader(path) as r:
-        source = ReplaySource(r)
+        source = ReplaySource(r, _BATCH[0])
         t0 = time.perf_counter()
         proc = SessionProcessor(cfg, source.sensors)
         n_metrics = n_alerts = 0
@@ -67,6 +67,9 @@ def _replay_once(path: Path, cfg: Config) -> tuple[float, int, int]:
     _PASSES.append(_gc_passes() - passes0)
     return t, n_metrics, n_alerts
 
+
+_BATCH: list[int | None] = [None]
+"""Packets per replay batch (None: the command's, replay.FAST_BATCH); set by --batch."""
 
 _FAULTS: list[int] = []
 """Minor page faults of each replay timed so far (the memory touched afresh)."""
@@ -168,9 +171,14 @@ def main() -> None:
     ap.add_argument("--no-neurokit", action="store_true", help="skip the neurokit2 row")
     ap.add_argument("--no-tune", action="store_true",
                     help="time only with the default memory settings (skip the second phase)")
+    ap.add_argument("--batch", type=int, default=None, metavar="PACKETS",
+                    help=f"packets per replay batch (default: the command's, {FAST_BATCH})")
     ap.add_argument("--profile", type=int, default=0, metavar="N",
                     help="also cProfile one replay and print the top N functions")
     args = ap.parse_args()
+    if args.batch is not None and args.batch < 1:
+        ap.error(f"--batch must be >= 1, got {args.batch}")
+    _BATCH[0] = args.batch
     base = Config()
     cfg = replace(base, sensors=SensorsConfig(
         chest=base.sensors.chest,

@@ -9,11 +9,11 @@ sizes keeps them on the heap, where the next batch reuses the same memory.
 
 Python's cycle collector, at its default threshold, scans the young objects every 700
 container objects allocated on balance. A replay batch makes a few thousand short-lived
-ones at a time (packets, blocks, the lists that hold them), so the collector ran ~600
-times an hour of replay, and each tenth pass went on into the older objects: ~12 % of the
-replay's time, for garbage that reference counting frees anyway (the DSP makes no
-cycles). A threshold above a batch's transient objects lets it run only when objects
-really accumulate.
+ones at a time (packets, blocks, the lists that hold them), so the collector ran ~580
+times an hour of replay (one pass in ten going on into the middle generation, one in a
+hundred over every object the imports left), for garbage that reference counting frees
+anyway (the DSP makes no cycles). A threshold above a batch's transient objects lets it
+run only when objects really accumulate.
 
 Only the command-line entry point calls :func:`tune_for_batches` (a library import never
 changes process-wide settings); the allocator part does nothing where the C library is
@@ -38,8 +38,8 @@ memory (the 6-hour replay's peak stays where it was: benchmarks/memory_replay.py
 
 GC_YOUNG_THRESHOLD = 20_000
 """Container objects allocated on balance before the cycle collector scans the young
-ones (Python's default: 700). A 4096-packet replay batch holds ~10 000 at its peak;
-measured over a 1-h replay: ~600 collections at 700, ~25 at 10 000, none at 20 000."""
+ones (Python's default: 700). Over a 1-h replay: ~580 passes at 700, none at 20 000
+(benchmarks/replay_speed.py prints them per replay)."""
 
 _M_TRIM_THRESHOLD = -1  # glibc's mallopt parameter numbers (malloc.h)
 _M_MMAP_THRESHOLD = -3

@@ -9,10 +9,9 @@ from breathform.store import SessionReader
 
 FAST_BATCH = 2048
 """Packets per batch replaying as fast as possible: about a minute of a two-sensor
-session. Instructions per 1-h replay (callgrind, benchmarks/replay_speed.py's session):
-~6 % fewer than at 512, as the DSP's set-up per batch is spread over more seconds; a
-4096-packet batch gains little more and its arrays raise the 6-h replay's peak memory
-(benchmarks/memory_replay.py: 160 / 173 / 196 MB at 1024 / 2048 / 4096)."""
+session, so the DSP's set-up per batch is spread over many seconds
+(``benchmarks/replay_speed.py --batch N`` times other sizes). 4096-packet batches raised
+the 6-hour replay's peak memory (benchmarks/memory_replay.py) for little more speed."""
 
 PACED_BATCH = 512
 """Packets per batch in a paced replay (``--speed``): about 16 s of session, delivered
